@@ -1,0 +1,25 @@
+package dev.tokenmarket.ledger;
+
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+/** Releases holds whose request never finished (the gateway serving it died). */
+@ApplicationScoped
+public class HoldExpiry {
+
+    private static final Logger LOG = Logger.getLogger(HoldExpiry.class);
+    private static final int HOLDS_PER_RUN_MAX = 1_000;
+
+    @Inject
+    Ledger ledger;
+
+    @Scheduled(every = "${tokenmarket.ledger.hold-expiry-interval:10s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void expire() {
+        int expired = ledger.expireHolds(HOLDS_PER_RUN_MAX);
+        if (expired > 0) {
+            LOG.infof("expired %d holds past their deadline", expired);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+package dev.tokenmarket.ledger;
+
+import dev.tokenmarket.platform.error.ApiException;
+import dev.tokenmarket.platform.error.ErrorCode;
+import io.agroal.api.AgroalDataSource;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The system of record for money: entries, holds and balances. Every write happens in one database
+ * transaction that the database itself keeps balanced and within limits.
+ */
+@ApplicationScoped
+public class Ledger {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    LedgerAccounts accounts;
+
+    public record Balance(long postedNanoUsd, long heldNanoUsd, long creditLimitNanoUsd) {
+        public long availableNanoUsd() {
+            return postedNanoUsd - heldNanoUsd;
+        }
+    }
+
+    /** The outcome of posting one entry: the entry (possibly the first answer to an earlier identical request). */
+    public record PostedEntry(UUID entryId, boolean replayed, Instant createdAt) {
+    }
+
+    /**
+     * Posts one entry. A retry with the same id and the same request digest answers the first result; the
+     * same id with another request is a 409. An account pushed below its limit is a 402.
+     */
+    @Transactional
+    public PostedEntry post(EntryDraft draft) {
+        try (Connection c = dataSource.getConnection()) {
+            Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+            if (JournalWriter.insertEntries(c, List.of(draft), deltas).isEmpty()) {
+                return replay(c, draft);
+            }
+            JournalWriter.applyDeltas(c, deltas);
+            return new PostedEntry(draft.id(), false, Instant.now());
+        } catch (SQLException e) {
+            if (JournalWriter.isOverdraft(e)) {
+                throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE,
+                        "The account's available balance does not cover this amount.");
+            }
+            throw new IllegalStateException("could not post entry " + draft.id(), e);
+        }
+    }
+
+    private static PostedEntry replay(Connection c, EntryDraft draft) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "select request_sha256, created_at from journal_entries where id = ?")) {
+            ps.setObject(1, draft.id());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new LedgerInvariantViolation("entry " + draft.id() + " conflicted but cannot be read");
+                }
+                if (!Arrays.equals(rs.getBytes(1), draft.requestSha256())) {
+                    throw new ApiException(ErrorCode.IDEMPOTENCY_CONFLICT,
+                            "This Idempotency-Key was already used for a different request; use a new key.");
+                }
+                return new PostedEntry(draft.id(), true, rs.getTimestamp(2).toInstant());
+            }
+        }
+    }
+
+    /**
+     * Reserves {@code amountNanoUsd} on an account: it stays posted but is no longer available. Fails
+     * with 402 when the available balance is smaller; a single conditional update makes that exact under
+     * any number of concurrent holds.
+     */
+    @Transactional
+    public void placeHold(UUID holdId, long accountId, long amountNanoUsd, String reference, Duration ttl) {
+        if (amountNanoUsd <= 0) {
+            throw new LedgerInvariantViolation("hold amount must be positive, was " + amountNanoUsd);
+        }
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    update ledger_accounts set held_nano_usd = held_nano_usd + ?
+                    where id = ? and (not no_overdraft
+                          or credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd - ? + credit_limit_nano_usd >= 0)""")) {
+                ps.setLong(1, amountNanoUsd);
+                ps.setLong(2, accountId);
+                ps.setLong(3, amountNanoUsd);
+                if (ps.executeUpdate() == 0) {
+                    throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE,
+                            "Insufficient balance: this request may cost up to "
+                                    + dev.tokenmarket.platform.Money.formatUsd(amountNanoUsd)
+                                    + " USD, more than the available balance. Deposit funds or lower max_tokens.");
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("""
+                    insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
+                    values (?, ?, ?, 'pending', ?, ?)""")) {
+                ps.setObject(1, holdId);
+                ps.setLong(2, accountId);
+                ps.setLong(3, amountNanoUsd);
+                ps.setString(4, reference);
+                ps.setTimestamp(5, Timestamp.from(Instant.now().plus(ttl)));
+                ps.executeUpdate();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not place hold " + holdId, e);
+        }
+    }
+
+    /**
+     * Marks a hold as waiting for its usage event: it no longer expires, because the usage it covers is
+     * recorded and will be settled. Runs in the caller's transaction with the outbox write.
+     */
+    @Transactional(Transactional.TxType.MANDATORY)
+    public boolean markSettling(UUID holdId) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "update holds set status = 'settling' where id = ? and status = 'pending'")) {
+            ps.setObject(1, holdId);
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not mark hold " + holdId + " settling", e);
+        }
+    }
+
+    /** Releases a hold in full (the request it covered produced nothing to bill). */
+    @Transactional
+    public boolean voidHold(UUID holdId) {
+        return release(holdId, "voided");
+    }
+
+    private boolean release(UUID holdId, String finalStatus) {
+        try (Connection c = dataSource.getConnection()) {
+            long accountId;
+            long amount;
+            try (PreparedStatement ps = c.prepareStatement("""
+                    update holds set status = ?, resolved_at = now()
+                    where id = ? and status in ('pending', 'settling')
+                    returning account_id, amount_nano_usd""")) {
+                ps.setString(1, finalStatus);
+                ps.setObject(2, holdId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return false;
+                    }
+                    accountId = rs.getLong(1);
+                    amount = rs.getLong(2);
+                }
+            }
+            JournalWriter.AccountDelta delta = new JournalWriter.AccountDelta();
+            delta.heldNanoUsd = -amount;
+            JournalWriter.applyDeltas(c, Map.of(accountId, delta));
+            return true;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not release hold " + holdId, e);
+        }
+    }
+
+    /** Expires open holds past their deadline (a gateway that died mid-request), at most {@code limit} per call. */
+    @Transactional
+    public int expireHolds(int limit) {
+        try (Connection c = dataSource.getConnection()) {
+            Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+            int expired = 0;
+            try (PreparedStatement ps = c.prepareStatement("""
+                    update holds set status = 'expired', resolved_at = now()
+                    where id in (select id from holds where status = 'pending' and expires_at < now()
+                                 order by expires_at limit ? for update skip locked)
+                    returning account_id, amount_nano_usd""")) {
+                ps.setInt(1, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        deltas.computeIfAbsent(rs.getLong(1), id -> new JournalWriter.AccountDelta())
+                                .heldNanoUsd -= rs.getLong(2);
+                        expired++;
+                    }
+                }
+            }
+            JournalWriter.applyDeltas(c, deltas);
+            return expired;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not expire holds", e);
+        }
+    }
+
+    public Balance balance(long accountId) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     select credits_posted_nano_usd - debits_posted_nano_usd, held_nano_usd, credit_limit_nano_usd
+                     from ledger_accounts where id = ?""")) {
+            ps.setLong(1, accountId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new ApiException(ErrorCode.NOT_FOUND, "No ledger account " + accountId + ".");
+                }
+                return new Balance(rs.getLong(1), rs.getLong(2), rs.getLong(3));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read balance of " + accountId, e);
+        }
+    }
+
+    public record AccountBalance(long id, String code, String kind, String type, String normalSide,
+                                 long debitsNanoUsd, long creditsNanoUsd, long heldNanoUsd) {
+        /** Balance on the account's normal side. */
+        public long balanceNanoUsd() {
+            return "debit".equals(normalSide) ? debitsNanoUsd - creditsNanoUsd : creditsNanoUsd - debitsNanoUsd;
+        }
+    }
+
+    public List<AccountBalance> allAccounts() {
+        List<AccountBalance> result = new ArrayList<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     select id, code, kind, type, normal_side, debits_posted_nano_usd, credits_posted_nano_usd, held_nano_usd
+                     from ledger_accounts order by id""");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                result.add(new AccountBalance(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                        rs.getString(5), rs.getLong(6), rs.getLong(7), rs.getLong(8)));
+            }
+            return result;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read accounts", e);
+        }
+    }
+
+    public record Discrepancy(long accountId, String code, long storedDebitsNanoUsd, long postedDebitsNanoUsd,
+                              long storedCreditsNanoUsd, long postedCreditsNanoUsd, long storedHeldNanoUsd,
+                              long openHoldsNanoUsd) {
+    }
+
+    /**
+     * Recomputes every account's debits and credits from its postings, and its held amount from the open
+     * holds, and lists every account where the stored balance differs. There must be none.
+     */
+    public List<Discrepancy> verify() {
+        List<Discrepancy> result = new ArrayList<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     with p as (select account_id,
+                                       coalesce(sum(amount_nano_usd) filter (where amount_nano_usd > 0), 0) as debits,
+                                       coalesce(-sum(amount_nano_usd) filter (where amount_nano_usd < 0), 0) as credits
+                                from postings group by account_id),
+                          h as (select account_id, sum(amount_nano_usd) as held from holds
+                                where status in ('pending', 'settling') group by account_id)
+                     select a.id, a.code, a.debits_posted_nano_usd, coalesce(p.debits, 0),
+                            a.credits_posted_nano_usd, coalesce(p.credits, 0), a.held_nano_usd, coalesce(h.held, 0)
+                     from ledger_accounts a
+                     left join p on p.account_id = a.id
+                     left join h on h.account_id = a.id
+                     where a.debits_posted_nano_usd <> coalesce(p.debits, 0)
+                        or a.credits_posted_nano_usd <> coalesce(p.credits, 0)
+                        or a.held_nano_usd <> coalesce(h.held, 0)
+                     order by a.id""");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                result.add(new Discrepancy(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4),
+                        rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getLong(8)));
+            }
+            return result;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not verify the ledger", e);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package dev.tokenmarket.ledger;
+
+import dev.tokenmarket.platform.error.ApiException;
+import dev.tokenmarket.platform.error.ErrorCode;
+import io.agroal.api.AgroalDataSource;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Opens accounts and finds their ids. Account ids never change, so they are remembered once found. */
+@ApplicationScoped
+public class LedgerAccounts {
+
+    public static final String PLATFORM_CASH = "platform:cash";
+    public static final String PLATFORM_REVENUE = "platform:revenue";
+
+    private final Map<String, Long> idsByCode = new ConcurrentHashMap<>();
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    public static String walletCode(UUID orgId) {
+        return "org:" + orgId + ":wallet";
+    }
+
+    public static String payableCode(UUID orgId) {
+        return "org:" + orgId + ":payable";
+    }
+
+    /** Opens a buyer wallet and/or a provider payable for a new organization (in the caller's transaction). */
+    @Transactional
+    public void openAccountsFor(UUID orgId, boolean buyer, boolean provider) {
+        try (Connection c = dataSource.getConnection()) {
+            if (buyer) {
+                open(c, walletCode(orgId), orgId, AccountKind.BUYER_WALLET);
+            }
+            if (provider) {
+                open(c, payableCode(orgId), orgId, AccountKind.PROVIDER_PAYABLE);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not open ledger accounts for " + orgId, e);
+        }
+    }
+
+    private static void open(Connection c, String code, UUID orgId, AccountKind kind) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("""
+                insert into ledger_accounts (code, org_id, kind, type, normal_side, no_overdraft)
+                values (?, ?, ?, ?, ?, ?) on conflict (code) do nothing""")) {
+            ps.setString(1, code);
+            ps.setObject(2, orgId);
+            ps.setString(3, kind.wire());
+            ps.setString(4, kind.type());
+            ps.setString(5, kind.normalSide());
+            ps.setBoolean(6, kind.noOverdraft());
+            ps.executeUpdate();
+        }
+    }
+
+    /** The id of the account with {@code code}, or a 404 naming what is missing. */
+    public long idOf(String code, String missingMessage) {
+        Long cached = idsByCode.get(code);
+        if (cached != null) {
+            return cached;
+        }
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select id from ledger_accounts where code = ?")) {
+            ps.setString(1, code);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new ApiException(ErrorCode.NOT_FOUND, missingMessage);
+                }
+                long id = rs.getLong(1);
+                idsByCode.put(code, id);
+                return id;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read ledger account " + code, e);
+        }
+    }
+
+    public long walletOf(UUID orgId) {
+        return idOf(walletCode(orgId), "Organization " + orgId + " has no buyer wallet (it lacks the buyer role).");
+    }
+
+    public long payableOf(UUID orgId) {
+        return idOf(payableCode(orgId), "Organization " + orgId + " has no provider payable (it lacks the provider role).");
+    }
+
+    public long platformCash() {
+        return idOf(PLATFORM_CASH, "platform cash account missing");
+    }
+
+    public long platformRevenue() {
+        return idOf(PLATFORM_REVENUE, "platform revenue account missing");
+    }
+}

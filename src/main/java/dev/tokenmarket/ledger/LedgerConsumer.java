@@ -1,0 +1,245 @@
+package dev.tokenmarket.ledger;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenmarket.metering.UsageEvent;
+import dev.tokenmarket.metering.UsageEventCodec;
+import dev.tokenmarket.platform.KafkaSettings;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Kafka feed of the ledger. Each poll batch is settled in one database transaction, and the consumer
+ * offsets are committed only after that commit: a crash in between replays the batch, and the ledger's
+ * idempotency on the event id posts nothing twice. A record the ledger cannot post goes to the dead-letter
+ * topic (and table) with its reason, and the partition moves on.
+ */
+@ApplicationScoped
+public class LedgerConsumer {
+
+    private static final Logger LOG = Logger.getLogger(LedgerConsumer.class);
+    public static final String GROUP_ID = "tokenmarket-ledger";
+    private static final long BACKOFF_MS_MAX = 5_000;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    KafkaSettings kafka;
+
+    @Inject
+    UsageSettlement settlement;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    /** Consumer threads in this process; partitions of the usage topic are spread over them. */
+    @ConfigProperty(name = "tokenmarket.ledger.consumer-threads", defaultValue = "2")
+    int threads;
+
+    /** Records per poll, and so per settlement transaction. */
+    @ConfigProperty(name = "tokenmarket.ledger.batch-size-max", defaultValue = "5000")
+    int batchSizeMax;
+
+    @ConfigProperty(name = "tokenmarket.ledger.consumer-enabled", defaultValue = "true")
+    boolean enabled;
+
+    private final List<Worker> workers = new ArrayList<>();
+    private KafkaProducer<String, String> deadLetters;
+
+    void start(@Observes StartupEvent event) {
+        if (!enabled) {
+            LOG.info("ledger consumer disabled by configuration");
+            return;
+        }
+        deadLetters = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000),
+                new StringSerializer(), new StringSerializer());
+        for (int i = 0; i < threads; i++) {
+            Worker worker = new Worker(i);
+            workers.add(worker);
+            worker.thread = Thread.ofPlatform().name("ledger-consumer-" + i).daemon().start(worker);
+        }
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        for (Worker worker : workers) {
+            worker.running = false;
+            worker.consumer.wakeup();
+        }
+        for (Worker worker : workers) {
+            try {
+                worker.thread.join(15_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (deadLetters != null) {
+            deadLetters.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private final class Worker implements Runnable {
+        final KafkaConsumer<String, String> consumer;
+        volatile boolean running = true;
+        Thread thread;
+
+        Worker(int index) {
+            Map<String, Object> config = new HashMap<>();
+            config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+            config.put(ConsumerConfig.GROUP_ID_CONFIG, GROUP_ID);
+            config.put(ConsumerConfig.CLIENT_ID_CONFIG, "ledger-" + index + "-" + ProcessHandle.current().pid());
+            config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+            config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+            config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+            config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, batchSizeMax);
+            config.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 20);
+            consumer = new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer());
+        }
+
+        @Override
+        public void run() {
+            long backoffMs = 100;
+            try {
+                consumer.subscribe(List.of(UsageEvent.TOPIC));
+                while (running) {
+                    ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(250));
+                    if (records.isEmpty()) {
+                        continue;
+                    }
+                    try {
+                        settleAndCommit(consumer, records);
+                        backoffMs = 100;
+                    } catch (WakeupException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        LOG.warnf(e, "settling %d usage events failed; they will be read again in %d ms",
+                                records.count(), backoffMs);
+                        rewind(consumer, records);
+                        TimeUnit.MILLISECONDS.sleep(backoffMs);
+                        backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
+                    }
+                }
+            } catch (WakeupException e) {
+                if (running) {
+                    throw e;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                consumer.close(Duration.ofSeconds(5));
+            }
+        }
+    }
+
+    private void settleAndCommit(KafkaConsumer<String, String> consumer, ConsumerRecords<String, String> records) {
+        List<UsageEvent> events = new ArrayList<>(records.count());
+        Map<UsageEvent, ConsumerRecord<String, String>> sources = new IdentityHashMap<>();
+        List<DeadLetter> dead = new ArrayList<>();
+        for (ConsumerRecord<String, String> record : records) {
+            try {
+                UsageEvent event = UsageEventCodec.fromJson(record.value());
+                events.add(event);
+                sources.put(event, record);
+            } catch (UsageEventCodec.MalformedUsageEvent e) {
+                dead.add(new DeadLetter(record, null, "unparseable: " + e.getMessage()));
+            }
+        }
+        UsageSettlement.Outcome outcome = settlement.settle(events);
+        for (UsageSettlement.Rejected rejected : outcome.rejected()) {
+            dead.add(new DeadLetter(sources.get(rejected.event()), rejected.event().eventId().toString(), rejected.reason()));
+        }
+        if (!dead.isEmpty()) {
+            publishDeadLetters(dead);
+        }
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (TopicPartition partition : records.partitions()) {
+            List<ConsumerRecord<String, String>> inPartition = records.records(partition);
+            offsets.put(partition, new OffsetAndMetadata(inPartition.get(inPartition.size() - 1).offset() + 1));
+        }
+        consumer.commitSync(offsets);
+    }
+
+    private static void rewind(KafkaConsumer<String, String> consumer, ConsumerRecords<String, String> records) {
+        for (TopicPartition partition : records.partitions()) {
+            consumer.seek(partition, records.records(partition).get(0).offset());
+        }
+    }
+
+    private record DeadLetter(ConsumerRecord<String, String> source, String eventId, String reason) {
+    }
+
+    /** Records dead letters in PostgreSQL (for finance's reports) and on the dead-letter topic, before offsets move on. */
+    private void publishDeadLetters(List<DeadLetter> dead) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     insert into usage_dead_letters (event_id, source_topic, source_partition, source_offset, reason, payload)
+                     values (?::uuid, ?, ?, ?, ?, ?) on conflict do nothing""")) {
+            for (DeadLetter d : dead) {
+                ps.setString(1, d.eventId);
+                ps.setString(2, d.source.topic());
+                ps.setInt(3, d.source.partition());
+                ps.setLong(4, d.source.offset());
+                ps.setString(5, d.reason);
+                ps.setString(6, d.source.value() == null ? "" : d.source.value());
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record dead letters", e);
+        }
+        List<java.util.concurrent.Future<?>> sends = new ArrayList<>();
+        for (DeadLetter d : dead) {
+            ObjectNode value = JSON.createObjectNode();
+            value.put("reason", d.reason);
+            value.put("event_id", d.eventId);
+            ObjectNode source = value.putObject("source");
+            source.put("topic", d.source.topic());
+            source.put("partition", d.source.partition());
+            source.put("offset", d.source.offset());
+            value.put("failed_at", Instant.now().toString());
+            value.put("payload", d.source.value() == null ? "" : d.source.value());
+            sends.add(deadLetters.send(new ProducerRecord<>(UsageEvent.DEAD_LETTER_TOPIC, d.source.key(), value.toString())));
+            LOG.warnf("usage record %s-%d@%d sent to the dead-letter topic: %s", d.source.topic(),
+                    d.source.partition(), d.source.offset(), d.reason);
+        }
+        for (java.util.concurrent.Future<?> send : sends) {
+            try {
+                send.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("could not publish a dead letter: " + e.getMessage(), e);
+            }
+        }
+    }
+}

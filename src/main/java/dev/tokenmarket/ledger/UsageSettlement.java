@@ -1,0 +1,223 @@
+package dev.tokenmarket.ledger;
+
+import dev.tokenmarket.metering.UsageEvent;
+import dev.tokenmarket.metering.UsageEventCodec;
+import dev.tokenmarket.platform.Money;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Turns usage events into journal entries: buyer wallet debited the cost, provider payable credited the
+ * cost less the fee, platform revenue credited the fee, and the request's hold captured with its
+ * remainder released. A batch is one database transaction; an event id already posted posts nothing.
+ */
+@ApplicationScoped
+public class UsageSettlement {
+
+    private static final Logger LOG = Logger.getLogger(UsageSettlement.class);
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    LedgerAccounts accounts;
+
+    /** An event the ledger will not post, and why; it goes to the dead-letter topic. */
+    public record Rejected(UsageEvent event, String reason) {
+    }
+
+    public record Outcome(int posted, int duplicates, List<Rejected> rejected) {
+    }
+
+    /** Settles a batch: all of it in one transaction, or, when that fails, event by event to isolate the bad ones. */
+    public Outcome settle(List<UsageEvent> events) {
+        List<Rejected> rejected = new ArrayList<>();
+        Map<UUID, Prepared> prepared = new LinkedHashMap<>();
+        for (UsageEvent event : events) {
+            String problem = check(event);
+            if (problem != null) {
+                rejected.add(new Rejected(event, problem));
+                continue;
+            }
+            try {
+                // A batch may carry the same event twice (a producer retry); the first copy wins.
+                prepared.putIfAbsent(event.eventId(), prepare(event));
+            } catch (RuntimeException e) {
+                rejected.add(new Rejected(event, e.getMessage()));
+            }
+        }
+        if (prepared.isEmpty()) {
+            return new Outcome(0, events.size() - rejected.size(), rejected);
+        }
+        List<Prepared> batch = List.copyOf(prepared.values());
+        try {
+            BatchResult result = QuarkusTransaction.requiringNew().call(() -> write(batch));
+            rejected.addAll(result.conflicts);
+            return new Outcome(result.posted, events.size() - rejected.size() - result.posted, rejected);
+        } catch (RuntimeException batchFailure) {
+            if (batch.size() == 1 && !isOverdraft(batchFailure)) {
+                throw batchFailure;
+            }
+            LOG.warnf("settling a batch of %d failed (%s); settling its events one by one", batch.size(),
+                    batchFailure.getMessage());
+        }
+        int posted = 0;
+        for (Prepared one : batch) {
+            try {
+                BatchResult result = QuarkusTransaction.requiringNew().call(() -> write(List.of(one)));
+                posted += result.posted;
+                rejected.addAll(result.conflicts);
+            } catch (RuntimeException e) {
+                if (!isOverdraft(e)) {
+                    throw e;
+                }
+                rejected.add(new Rejected(one.event, "the buyer wallet cannot cover the cost and the request's hold is no longer open"));
+            }
+        }
+        return new Outcome(posted, events.size() - rejected.size() - posted, rejected);
+    }
+
+    private static boolean isOverdraft(RuntimeException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && JournalWriter.isOverdraft(sql)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Null when the event's amounts add up; otherwise what is wrong with them. */
+    static String check(UsageEvent e) {
+        long cost = Money.cost(e.promptTokens(), e.promptPriceNanoUsdPerMillionTokens(),
+                e.completionTokens(), e.completionPriceNanoUsdPerMillionTokens());
+        if (cost != e.costNanoUsd()) {
+            return "amounts do not add up: cost is " + e.costNanoUsd() + " nano-USD but tokens at the prices give " + cost;
+        }
+        if (e.feeNanoUsd() < 0 || e.feeNanoUsd() > e.costNanoUsd()) {
+            return "amounts do not add up: fee " + e.feeNanoUsd() + " is outside 0.." + e.costNanoUsd();
+        }
+        return null;
+    }
+
+    private record Prepared(UsageEvent event, EntryDraft draft) {
+    }
+
+    private Prepared prepare(UsageEvent e) {
+        long wallet = accounts.walletOf(e.buyerOrgId());
+        long payable = accounts.payableOf(e.providerOrgId());
+        long revenue = accounts.platformRevenue();
+        long providerShare = e.costNanoUsd() - e.feeNanoUsd();
+        List<Posting> postings = List.of(
+                Posting.debit(wallet, e.costNanoUsd()),
+                Posting.credit(payable, providerShare),
+                Posting.credit(revenue, e.feeNanoUsd()));
+        String metadata = "{\"generation_id\":\"" + e.eventId() + "\",\"hold_id\":\"" + e.holdId()
+                + "\",\"endpoint_id\":\"" + e.endpointId() + "\",\"model\":" + quote(e.model())
+                + ",\"prompt_tokens\":" + e.promptTokens() + ",\"completion_tokens\":" + e.completionTokens() + "}";
+        EntryDraft draft = new EntryDraft(e.eventId(), "usage",
+                "usage of " + e.model() + ": " + e.promptTokens() + " prompt + " + e.completionTokens() + " completion tokens",
+                metadata, digest(UsageEventCodec.toJson(e)), postings, null);
+        return new Prepared(e, draft);
+    }
+
+    private record BatchResult(int posted, List<Rejected> conflicts) {
+    }
+
+    private BatchResult write(List<Prepared> batch) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+            List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
+            Set<UUID> inserted = JournalWriter.insertEntries(c, drafts, deltas);
+            captureHolds(c, batch, inserted, deltas);
+            JournalWriter.applyDeltas(c, deltas);
+            List<Rejected> conflicts = inserted.size() == batch.size() ? List.of() : conflicts(c, batch, inserted);
+            return new BatchResult(inserted.size(), conflicts);
+        }
+    }
+
+    /** Captures each posted event's hold for its cost and releases the rest of it from the account's held amount. */
+    private static void captureHolds(Connection c, List<Prepared> batch, Set<UUID> inserted,
+                                     Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
+        List<Prepared> posted = batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList();
+        if (posted.isEmpty()) {
+            return;
+        }
+        UUID[] holdIds = new UUID[posted.size()];
+        Long[] captured = new Long[posted.size()];
+        UUID[] entryIds = new UUID[posted.size()];
+        for (int i = 0; i < posted.size(); i++) {
+            holdIds[i] = posted.get(i).event.holdId();
+            captured[i] = posted.get(i).event.costNanoUsd();
+            entryIds[i] = posted.get(i).event.eventId();
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                update holds h set status = 'captured', captured_nano_usd = least(d.captured, h.amount_nano_usd),
+                                   capture_entry_id = d.entry_id, resolved_at = now()
+                from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
+                where h.id = d.id and h.status in ('pending', 'settling')
+                returning h.account_id, h.amount_nano_usd""")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds));
+            ps.setArray(2, c.createArrayOf("int8", captured));
+            ps.setArray(3, c.createArrayOf("uuid", entryIds));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    deltas.computeIfAbsent(rs.getLong(1), id -> new JournalWriter.AccountDelta())
+                            .heldNanoUsd -= rs.getLong(2);
+                }
+            }
+        }
+    }
+
+    /** Events whose id was already posted from different content: not a retry, so not silently dropped. */
+    private static List<Rejected> conflicts(Connection c, List<Prepared> batch, Set<UUID> inserted) throws SQLException {
+        List<Prepared> duplicates = batch.stream().filter(p -> !inserted.contains(p.event.eventId())).toList();
+        Map<UUID, byte[]> stored = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(
+                "select id, request_sha256 from journal_entries where id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("uuid", duplicates.stream().map(p -> p.event.eventId()).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    stored.put(rs.getObject(1, UUID.class), rs.getBytes(2));
+                }
+            }
+        }
+        List<Rejected> result = new ArrayList<>();
+        for (Prepared p : duplicates) {
+            if (!Arrays.equals(stored.get(p.event.eventId()), p.draft.requestSha256())) {
+                result.add(new Rejected(p.event, "event id " + p.event.eventId() + " was already settled with different content"));
+            }
+        }
+        return result;
+    }
+
+    static byte[] digest(String text) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}

@@ -1,0 +1,37 @@
+package dev.tokenmarket.metering;
+
+import io.agroal.api.AgroalDataSource;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+
+/** Durable record of usage events not yet acknowledged by Kafka (the transactional outbox). */
+@ApplicationScoped
+public class UsageOutbox {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    OutboxRelay relay;
+
+    /** Records the event in the caller's transaction; the relay publishes it once that commits. */
+    @Transactional(Transactional.TxType.MANDATORY)
+    public void record(UsageEvent event) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "insert into usage_outbox (event_id, buyer_org_id, payload) values (?, ?, ?::jsonb)")) {
+            ps.setObject(1, event.eventId());
+            ps.setObject(2, event.buyerOrgId());
+            ps.setString(3, UsageEventCodec.toJson(event));
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record usage event " + event.eventId(), e);
+        }
+        relay.nudgeAfterCommit();
+    }
+}

@@ -1,0 +1,71 @@
+package dev.tokenmarket.platform;
+
+import dev.tokenmarket.platform.error.ApiException;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+
+/**
+ * Money is a {@code long} of nano-USD (1e-9 USD) everywhere it is computed; it becomes a decimal string
+ * in USD only at the edge, in JSON. No floating point touches an amount.
+ */
+public final class Money {
+
+    public static final long NANO_PER_USD = 1_000_000_000L;
+    private static final int NANO_SCALE = 9;
+    private static final BigInteger MILLION = BigInteger.valueOf(1_000_000);
+    private static final BigInteger BPS_PER_UNIT = BigInteger.valueOf(10_000);
+    /** Upper bound on any single amount a client may send: one billion USD. */
+    public static final long AMOUNT_NANO_USD_MAX = 1_000_000_000L * NANO_PER_USD;
+
+    private Money() {
+    }
+
+    /** {@code 600000000} becomes {@code "0.60"}; at least two decimals, at most nine, no trailing zeros past two. */
+    public static String formatUsd(long amountNanoUsd) {
+        BigDecimal usd = BigDecimal.valueOf(amountNanoUsd, NANO_SCALE).stripTrailingZeros();
+        if (usd.scale() < 2) {
+            usd = usd.setScale(2, RoundingMode.UNNECESSARY);
+        }
+        return usd.toPlainString();
+    }
+
+    /**
+     * Parses a USD decimal string such as {@code "0.60"} into nano-USD. Rejects more than nine decimals,
+     * negatives, exponents and amounts beyond {@link #AMOUNT_NANO_USD_MAX}, naming {@code field} in the error.
+     */
+    public static long parseUsd(String value, String field) {
+        if (value == null || value.isBlank()) {
+            throw ApiException.invalid(field, "Field '" + field + "' is required: a USD amount as a decimal string such as \"0.60\".");
+        }
+        if (!value.matches("\\d{1,12}(\\.\\d{1,9})?")) {
+            throw ApiException.invalid(field, "Field '" + field + "' must be a non-negative USD decimal string with at most 9 decimals, such as \"0.60\"; got \"" + value + "\".");
+        }
+        long nano = new BigDecimal(value).movePointRight(NANO_SCALE).longValueExact();
+        if (nano > AMOUNT_NANO_USD_MAX) {
+            throw ApiException.invalid(field, "Field '" + field + "' is above the limit of " + formatUsd(AMOUNT_NANO_USD_MAX) + " USD.");
+        }
+        return nano;
+    }
+
+    /**
+     * Cost of a request: prompt tokens at the prompt price plus completion tokens at the completion price,
+     * prices per million tokens, rounded half-even to the nano-USD.
+     */
+    public static long cost(long promptTokens, long promptPriceNanoUsdPerMillionTokens,
+                            long completionTokens, long completionPriceNanoUsdPerMillionTokens) {
+        BigInteger numerator = BigInteger.valueOf(promptTokens).multiply(BigInteger.valueOf(promptPriceNanoUsdPerMillionTokens))
+                .add(BigInteger.valueOf(completionTokens).multiply(BigInteger.valueOf(completionPriceNanoUsdPerMillionTokens)));
+        return divideHalfEven(numerator, MILLION);
+    }
+
+    /** Platform fee: cost times basis points over 10,000, rounded half-even to the nano-USD. */
+    public static long fee(long costNanoUsd, int feeBasisPoints) {
+        return divideHalfEven(BigInteger.valueOf(costNanoUsd).multiply(BigInteger.valueOf(feeBasisPoints)), BPS_PER_UNIT);
+    }
+
+    private static long divideHalfEven(BigInteger numerator, BigInteger denominator) {
+        return new BigDecimal(numerator).divide(new BigDecimal(denominator), 0, RoundingMode.HALF_EVEN).longValueExact();
+    }
+}

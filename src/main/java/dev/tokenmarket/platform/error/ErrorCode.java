@@ -1,0 +1,43 @@
+package dev.tokenmarket.platform.error;
+
+/**
+ * Expected business failures, each with its HTTP status, a stable code clients can branch on, and the
+ * OpenAI error type the official SDKs expect on {@code /v1}. One mapper turns these into HTTP answers.
+ */
+public enum ErrorCode {
+    INVALID_REQUEST(400, "invalid_request", "invalid_request_error"),
+    MALFORMED_JSON(400, "malformed_json", "invalid_request_error"),
+    CONTEXT_LENGTH_EXCEEDED(400, "context_length_exceeded", "invalid_request_error"),
+    UNAUTHENTICATED(401, "invalid_api_key", "authentication_error"),
+    INSUFFICIENT_BALANCE(402, "insufficient_balance", "insufficient_quota"),
+    FORBIDDEN(403, "forbidden", "permission_error"),
+    NOT_FOUND(404, "not_found", "not_found_error"),
+    MODEL_NOT_FOUND(404, "model_not_found", "invalid_request_error"),
+    IDEMPOTENCY_CONFLICT(409, "idempotency_conflict", "invalid_request_error"),
+    RATE_LIMITED(429, "rate_limited", "rate_limit_error"),
+    UPSTREAM_FAILED(502, "upstream_failed", "api_error"),
+    NO_PROVIDER_AVAILABLE(503, "no_provider_available", "service_unavailable_error"),
+    INTERNAL(500, "internal_error", "api_error");
+
+    private final int status;
+    private final String code;
+    private final String openAiType;
+
+    ErrorCode(int status, String code, String openAiType) {
+        this.status = status;
+        this.code = code;
+        this.openAiType = openAiType;
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public String code() {
+        return code;
+    }
+
+    public String openAiType() {
+        return openAiType;
+    }
+}

@@ -1,0 +1,17 @@
+package dev.tokenmarket.routing;
+
+import java.util.List;
+
+/**
+ * The buyer's {@code provider} object: how to sort candidates and which to keep. Entries of
+ * {@code order}, {@code only} and {@code ignore} name an endpoint id, a provider organization id or a
+ * provider name (case-insensitive).
+ */
+public record RoutingPreferences(String sort, List<String> order, List<String> only, List<String> ignore,
+                                 boolean allowFallbacks, Long maxPromptPriceNanoUsdPerMillionTokens,
+                                 Long maxCompletionPriceNanoUsdPerMillionTokens, Integer preferredMinThroughputTps,
+                                 Integer preferredMaxLatencyMs) {
+
+    public static final RoutingPreferences DEFAULT =
+            new RoutingPreferences(null, List.of(), List.of(), List.of(), true, null, null, null, null);
+}
