@@ -163,9 +163,9 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
             maxCompletion = usd(maxPrice.get("completion"), "provider.max_price.completion");
         }
         return new RoutingPreferences(sort, names(p.get("order"), "provider.order"), names(p.get("only"), "provider.only"),
-                names(p.get("ignore"), "provider.ignore"), optionalBoolean(p, "allow_fallbacks", true), maxPrompt, maxCompletion,
-                optionalInt(p, "preferred_min_throughput", 0, Integer.MAX_VALUE),
-                optionalInt(p, "preferred_max_latency", 0, Integer.MAX_VALUE));
+                names(p.get("ignore"), "provider.ignore"), optionalBoolean(p, "allow_fallbacks", "provider.", true), maxPrompt, maxCompletion,
+                optionalInt(p, "preferred_min_throughput", "provider.", 0, Integer.MAX_VALUE),
+                optionalInt(p, "preferred_max_latency", "provider.", 0, Integer.MAX_VALUE));
     }
 
     /** Accepts a decimal string (the API's money form) or a plain number, as OpenRouter clients send either. */
@@ -208,12 +208,17 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
     }
 
     private static Integer optionalInt(JsonNode body, String field, int min, int max) {
+        return optionalInt(body, field, "", min, max);
+    }
+
+    /** {@code prefix} is the path of {@code body} in the request, so errors name the field in full. */
+    private static Integer optionalInt(JsonNode body, String field, String prefix, int min, int max) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
             return null;
         }
         if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < min || node.asInt() > max) {
-            throw ApiException.invalid(field, "Field '" + field + "' must be an integer between " + min + " and " + max + ".");
+            throw ApiException.invalid(prefix + field, "Field '" + prefix + field + "' must be an integer between " + min + " and " + max + ".");
         }
         return node.asInt();
     }
@@ -230,12 +235,16 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
     }
 
     private static boolean optionalBoolean(JsonNode body, String field, boolean fallback) {
+        return optionalBoolean(body, field, "", fallback);
+    }
+
+    private static boolean optionalBoolean(JsonNode body, String field, String prefix, boolean fallback) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
             return fallback;
         }
         if (!node.isBoolean()) {
-            throw ApiException.invalid(field, "Field '" + field + "' must be true or false.");
+            throw ApiException.invalid(prefix + field, "Field '" + prefix + field + "' must be true or false.");
         }
         return node.asBoolean();
     }

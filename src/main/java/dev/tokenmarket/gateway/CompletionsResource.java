@@ -34,18 +34,20 @@ public class CompletionsResource {
     @POST
     @Path("/completions")
     public Response completions(JsonNode body) {
-        return respond(CompletionCall.parse(body, false));
+        return respond(body, false);
     }
 
     @POST
     @Path("/chat/completions")
     public Response chatCompletions(JsonNode body) {
-        return respond(CompletionCall.parse(body, true));
+        return respond(body, true);
     }
 
-    private Response respond(CompletionCall call) {
+    private Response respond(JsonNode body, boolean chat) {
+        // The role is checked before the body, so a caller without it learns nothing about validation.
         Caller caller = currentCaller.get();
         caller.require(Role.BUYER);
+        CompletionCall call = CompletionCall.parse(body, chat);
         SpotFlow.Completion completion = spotFlow.complete(caller, call);
         String id = GenerationIds.format(completion.generationId());
         Map<String, Object> choice = new LinkedHashMap<>();

@@ -46,8 +46,11 @@ public class GenerationResource {
                      from generations g join organizations o on o.id = g.provider_org_id where g.id = ?""")) {
             ps.setObject(1, generationId);
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next() || (!caller.has(Role.ADMIN) && !rs.getObject(1, UUID.class).equals(caller.orgId()))) {
-                    throw new ApiException(ErrorCode.NOT_FOUND, "No generation " + id + " for this organization.");
+                if (!rs.next()) {
+                    throw new ApiException(ErrorCode.NOT_FOUND, "No generation " + id + ".");
+                }
+                if (!caller.has(Role.ADMIN) && !rs.getObject(1, UUID.class).equals(caller.orgId())) {
+                    throw new ApiException(ErrorCode.FORBIDDEN, "Generation " + id + " belongs to another organization.");
                 }
                 int completionTokens = rs.getInt(6);
                 long generationMs = rs.getLong(10);

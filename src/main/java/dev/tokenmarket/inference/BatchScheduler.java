@@ -20,6 +20,8 @@ final class BatchScheduler implements AutoCloseable {
 
     /** Undelivered tokens a sequence may run ahead of its caller. */
     static final int BACKLOG_MAX = 16;
+    /** How often a waiting caller checks that the scheduler thread is still alive. */
+    private static final long LIVENESS_CHECK_MILLIS = 1_000;
     /** Longest the idle scheduler sleeps before re-checking its state, as a safety net. */
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
@@ -51,7 +53,13 @@ final class BatchScheduler implements AutoCloseable {
 
         /** Next event for the caller; wakes the scheduler if this frees the sequence to run again. */
         Object take() throws InterruptedException {
-            Object event = events.take();
+            Object event;
+            // Polling with a timeout lets a caller notice a scheduler thread that died instead of waiting forever.
+            while ((event = events.poll(LIVENESS_CHECK_MILLIS, TimeUnit.MILLISECONDS)) == null) {
+                if (!scheduler.thread.isAlive()) {
+                    return new FailureEvent(new IllegalStateException("the inference scheduler thread has stopped"));
+                }
+            }
             if (undelivered.decrementAndGet() == BACKLOG_MAX - 1) {
                 scheduler.wake();
             }
@@ -131,10 +139,6 @@ final class BatchScheduler implements AutoCloseable {
         LockSupport.unpark(thread);
     }
 
-    Compute compute() {
-        return compute;
-    }
-
     private void loop() {
         ModelConfig config = model.config();
         ForwardPass pass = new ForwardPass(model, compute, options.rowsPerStepMax(), options.sequencesMax());
@@ -142,61 +146,77 @@ final class BatchScheduler implements AutoCloseable {
         List<Slot> stepSlots = new ArrayList<>();
         List<ForwardPass.Chunk> chunks = new ArrayList<>();
         while (running) {
-            admit(active, config);
-            active.removeIf(slot -> slot.handle.cancelled || slot.sequence.finished());
-            activeCount = active.size();
-            long now = System.nanoTime();
-            long nextDue = Long.MAX_VALUE;
-            stepSlots.clear();
-            chunks.clear();
-            int rows = 0;
-            // Decoding sequences first (one row each), so a long prompt never delays running streams.
-            for (Slot slot : active) {
-                if (slot.sequence.pendingRows() != 1 || slot.handle.undelivered.get() >= BACKLOG_MAX) {
-                    continue;
-                }
-                if (slot.dueNanos > now) {
-                    nextDue = Math.min(nextDue, slot.dueNanos);
-                    continue;
-                }
-                chunks.add(slot.sequence.nextChunk(1));
-                stepSlots.add(slot);
-                rows++;
-            }
-            for (Slot slot : active) {
-                if (slot.sequence.pendingRows() > 1 && rows < options.rowsPerStepMax()) {
-                    ForwardPass.Chunk chunk = slot.sequence.nextChunk(options.rowsPerStepMax() - rows);
-                    chunks.add(chunk);
-                    stepSlots.add(slot);
-                    rows += chunk.count();
-                }
-            }
-            if (chunks.isEmpty()) {
-                long park = nextDue == Long.MAX_VALUE ? IDLE_PARK_NANOS : Math.min(IDLE_PARK_NANOS, nextDue - now);
-                LockSupport.parkNanos(this, park);
-                continue;
-            }
             try {
-                float[] logits = pass.forward(chunks);
-                stepsTotal++;
-                rowsTotal += rows;
-                for (int i = 0; i < stepSlots.size(); i++) {
-                    Slot slot = stepSlots.get(i);
-                    if (slot.sequence.readyToSample()) {
-                        emit(slot, logits, i * config.vocabSize());
-                    }
-                }
+                step(pass, config, active, stepSlots, chunks);
             } catch (RuntimeException | Error e) {
-                // A failing step (a bug, or out of memory) fails the sequences in it, not the scheduler.
+                // Anything failing outside a forward pass (a bug) fails the active sequences but keeps serving.
                 RuntimeException cause = e instanceof RuntimeException r ? r
-                        : new IllegalStateException("inference step failed: " + e, e);
-                for (Slot slot : stepSlots) {
-                    slot.sequence.finish();
+                        : new IllegalStateException("inference scheduler failed: " + e, e);
+                for (Slot slot : active) {
                     push(slot.handle, new FailureEvent(cause));
                 }
+                active.clear();
             }
         }
         failAll(active);
+    }
+
+    /** One scheduling round: admit, pick the rows of this step, run it and hand out the sampled tokens. */
+    private void step(ForwardPass pass, ModelConfig config, List<Slot> active, List<Slot> stepSlots,
+                      List<ForwardPass.Chunk> chunks) {
+        admit(active, config);
+        active.removeIf(slot -> slot.handle.cancelled || slot.sequence.finished());
+        activeCount = active.size();
+        long now = System.nanoTime();
+        long nextDue = Long.MAX_VALUE;
+        stepSlots.clear();
+        chunks.clear();
+        int rows = 0;
+        // Decoding sequences first (one row each), so a long prompt never delays running streams.
+        for (Slot slot : active) {
+            if (slot.sequence.pendingRows() != 1 || slot.handle.undelivered.get() >= BACKLOG_MAX) {
+                continue;
+            }
+            if (slot.dueNanos > now) {
+                nextDue = Math.min(nextDue, slot.dueNanos);
+                continue;
+            }
+            chunks.add(slot.sequence.nextChunk(1));
+            stepSlots.add(slot);
+            rows++;
+        }
+        for (Slot slot : active) {
+            if (slot.sequence.pendingRows() > 1 && rows < options.rowsPerStepMax()) {
+                ForwardPass.Chunk chunk = slot.sequence.nextChunk(options.rowsPerStepMax() - rows);
+                chunks.add(chunk);
+                stepSlots.add(slot);
+                rows += chunk.count();
+            }
+        }
+        if (chunks.isEmpty()) {
+            long park = nextDue == Long.MAX_VALUE ? IDLE_PARK_NANOS : Math.min(IDLE_PARK_NANOS, nextDue - now);
+            LockSupport.parkNanos(this, park);
+            return;
+        }
+        try {
+            float[] logits = pass.forward(chunks);
+            stepsTotal++;
+            rowsTotal += rows;
+            for (int i = 0; i < stepSlots.size(); i++) {
+                Slot slot = stepSlots.get(i);
+                if (slot.sequence.readyToSample()) {
+                    emit(slot, logits, i * config.vocabSize());
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            // A failing step (a bug, or out of memory) fails the sequences in it, not the scheduler.
+            RuntimeException cause = e instanceof RuntimeException r ? r
+                    : new IllegalStateException("inference step failed: " + e, e);
+            for (Slot slot : stepSlots) {
+                slot.sequence.finish();
+                push(slot.handle, new FailureEvent(cause));
+            }
+        }
     }
 
     private void admit(List<Slot> active, ModelConfig config) {

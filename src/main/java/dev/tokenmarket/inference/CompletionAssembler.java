@@ -94,10 +94,6 @@ final class CompletionAssembler {
         return listener.onToken(item);
     }
 
-    boolean cancelled() {
-        return GenerationResult.CANCELLED.equals(finishReason);
-    }
-
     String finishReason() {
         return finishReason;
     }
@@ -106,8 +102,9 @@ final class CompletionAssembler {
         return completionCount;
     }
 
+    /** The completion text; for a cancelled generation only what the listener was given. */
     String text() {
-        return stopMatcher.text();
+        return GenerationResult.CANCELLED.equals(finishReason) ? stopMatcher.releasedText() : stopMatcher.text();
     }
 
     List<GeneratedToken> generated() {

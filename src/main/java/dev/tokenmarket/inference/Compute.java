@@ -11,7 +11,7 @@ import java.util.concurrent.ForkJoinTask;
 final class Compute implements AutoCloseable {
 
     /** Below this many multiply-adds a matrix product runs on the calling thread. */
-    static final long PARALLEL_WORK_MIN = 1L << 17;
+    static final long PARALLEL_WORK_MIN = 1L << 19;
     /** Upper bound on worker threads, whatever the caller asks for. */
     static final int THREADS_MAX = 256;
 
@@ -65,7 +65,6 @@ final class Compute implements AutoCloseable {
             body.run(0, items, 0);
             return;
         }
-        @SuppressWarnings("unchecked")
         ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
         for (int p = 1; p < parts; p++) {
             int start = (int) ((long) items * p / parts);

@@ -21,9 +21,12 @@ public record EngineOptions(int threads, int sequencesMax, int rowsPerStepMax, i
         require("waitingMax", waitingMax, 0, WAITING_LIMIT);
     }
 
-    /** All cores, up to 64 concurrent sequences, 512-token steps, 4096 waiting requests. */
+    /**
+     * All cores, up to 64 concurrent sequences, 128-row steps (so a long prompt stalls running streams
+     * for one short step at a time), 4096 waiting requests.
+     */
     public static EngineOptions defaults() {
-        return new EngineOptions(Runtime.getRuntime().availableProcessors(), 64, 512, 4_096);
+        return new EngineOptions(Runtime.getRuntime().availableProcessors(), 64, 128, 4_096);
     }
 
     private static void require(String field, int value, int min, int max) {

@@ -70,14 +70,6 @@ final class ForwardPass {
         this.rowChunk = new int[rowsMax];
     }
 
-    int rowsMax() {
-        return rowsMax;
-    }
-
-    int chunksMax() {
-        return chunksMax;
-    }
-
     /**
      * Runs the chunks through the model, appends their keys and values to their caches and returns
      * the logits of the last token of each chunk, as (chunks, vocab) starting at offset 0 of the
@@ -165,28 +157,15 @@ final class ForwardPass {
         int headSize = config.headSize();
         int dim = config.dim();
         int kvMultiplier = config.kvMultiplier();
-        float scale = (float) Math.sqrt(headSize);
-        int attOffset = worker * config.seqLen();
+        int scoresOffset = worker * config.seqLen();
         for (int item = start; item < end; item++) {
             int r = item / heads;
             int h = item % heads;
-            int position = rowPosition[r];
             KvCache cache = chunks.get(rowChunk[r]).cache();
-            float[] keys = cache.keys();
-            float[] values = cache.values();
-            int qOffset = r * dim + h * headSize;
-            int kvHeadOffset = (h / kvMultiplier) * headSize;
-            for (int t = 0; t <= position; t++) {
-                float score = kernels.dot(q, qOffset, keys, cache.offset(layer, t) + kvHeadOffset, headSize);
-                attention[attOffset + t] = score / scale;
-            }
-            kernels.softmax(attention, attOffset, position + 1);
-            int outOffset = r * dim + h * headSize;
-            java.util.Arrays.fill(xb, outOffset, outOffset + headSize, 0f);
-            for (int t = 0; t <= position; t++) {
-                kernels.axpy(attention[attOffset + t], values, cache.offset(layer, t) + kvHeadOffset, xb, outOffset,
-                        headSize);
-            }
+            int kvOffset = cache.offset(layer, 0) + (h / kvMultiplier) * headSize;
+            int headOffset = r * dim + h * headSize;
+            kernels.attendHead(q, headOffset, cache.keys(), cache.values(), kvOffset, config.kvDim(),
+                    rowPosition[r] + 1, headSize, attention, scoresOffset, xb, headOffset);
         }
     }
 

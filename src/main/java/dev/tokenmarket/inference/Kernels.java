@@ -18,7 +18,8 @@ interface Kernels {
 
     /**
      * int8 matrix with one scale per group of {@code groupSize} weights inside each row (the last
-     * group of a row may be shorter): {@code out[b * outStride + r] = sum_g scale_g * sum_{j in g} q[j] * x[b * cols + j]}.
+     * group of a row may be shorter): {@code out[b * outStride + r] = sum_j (q[r * cols + j] * scale(j)) * x[b * cols + j]}
+     * where {@code scale(j)} is the scale of the group holding column j.
      */
     void matmulQ8(byte[] q, float[] scales, int groupSize, int cols, float[] x, int batch, float[] out, int outStride,
                   int rowStart, int rowEnd);
@@ -28,6 +29,14 @@ interface Kernels {
 
     /** {@code y[yOffset + i] += a * x[xOffset + i]}. */
     void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int length);
+
+    /**
+     * One attention head over {@code positions} cached positions: scores {@code q . k_t / sqrt(headSize)},
+     * softmax, then {@code out = sum_t p_t v_t}. Key and value of position t start at
+     * {@code kvOffset + t * kvStride} in {@code keys} and {@code values}; {@code scores} is scratch.
+     */
+    void attendHead(float[] q, int qOffset, float[] keys, float[] values, int kvOffset, int kvStride, int positions,
+                    int headSize, float[] scores, int scoresOffset, float[] out, int outOffset);
 
     /** Softmax of {@code values[offset .. offset + length)} in place. */
     void softmax(float[] values, int offset, int length);

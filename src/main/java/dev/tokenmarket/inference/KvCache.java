@@ -52,8 +52,4 @@ final class KvCache {
     float[] values() {
         return values;
     }
-
-    long bytes() {
-        return 8L * keys.length;
-    }
 }

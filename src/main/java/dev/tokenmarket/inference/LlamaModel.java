@@ -407,9 +407,5 @@ public final class LlamaModel {
         void skip(long bytes) {
             position += bytes;
         }
-
-        long position() {
-            return position;
-        }
     }
 }

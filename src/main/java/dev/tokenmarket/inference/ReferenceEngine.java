@@ -196,7 +196,7 @@ public final class ReferenceEngine implements AutoCloseable {
         int completionMax = request.maxTokens() <= 0 ? seqLen - promptCount : request.maxTokens();
         if ((long) promptCount + completionMax > seqLen) {
             throw new InferenceException(InferenceException.Reason.PROMPT_TOO_LONG, "prompt (" + promptCount
-                    + " tokens) plus max_tokens (" + completionMax + ") is " + (promptCount + completionMax)
+                    + " tokens) plus max_tokens (" + completionMax + ") is " + ((long) promptCount + completionMax)
                     + " tokens, more than the context length " + seqLen + " of model " + modelName
                     + "; lower max_tokens to at most " + (seqLen - promptCount));
         }

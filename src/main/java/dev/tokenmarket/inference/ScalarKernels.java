@@ -34,19 +34,12 @@ final class ScalarKernels implements Kernels {
         }
     }
 
-    /** One int8 row (with its group scales) times one activation row. */
+    /** One int8 row times one activation row; each weight is dequantized ({@code q * scale}) before use. */
     static float q8DotScalar(byte[] q, int rowOffset, float[] scales, int scaleOffset, int groupSize, int cols,
                              float[] x, int xOffset) {
-        int groupsPerRow = (cols + groupSize - 1) / groupSize;
         float sum = 0f;
-        for (int g = 0; g < groupsPerRow; g++) {
-            int start = g * groupSize;
-            int end = Math.min(cols, start + groupSize);
-            float groupSum = 0f;
-            for (int j = start; j < end; j++) {
-                groupSum += q[rowOffset + j] * x[xOffset + j];
-            }
-            sum += groupSum * scales[scaleOffset + g];
+        for (int j = 0; j < cols; j++) {
+            sum += q[rowOffset + j] * scales[scaleOffset + j / groupSize] * x[xOffset + j];
         }
         return sum;
     }
@@ -64,6 +57,20 @@ final class ScalarKernels implements Kernels {
     public void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int length) {
         for (int i = 0; i < length; i++) {
             y[yOffset + i] += a * x[xOffset + i];
+        }
+    }
+
+    @Override
+    public void attendHead(float[] q, int qOffset, float[] keys, float[] values, int kvOffset, int kvStride,
+                           int positions, int headSize, float[] scores, int scoresOffset, float[] out, int outOffset) {
+        float scale = (float) Math.sqrt(headSize);
+        for (int t = 0; t < positions; t++) {
+            scores[scoresOffset + t] = dot(q, qOffset, keys, kvOffset + t * kvStride, headSize) / scale;
+        }
+        softmax(scores, scoresOffset, positions);
+        java.util.Arrays.fill(out, outOffset, outOffset + headSize, 0f);
+        for (int t = 0; t < positions; t++) {
+            axpy(scores[scoresOffset + t], values, kvOffset + t * kvStride, out, outOffset, headSize);
         }
     }
 

@@ -69,15 +69,7 @@ final class Sequence {
         return completionCount;
     }
 
-    int promptLength() {
-        return promptLength;
-    }
-
     Sampler sampler() {
         return sampler;
-    }
-
-    long cacheBytes() {
-        return cache.bytes();
     }
 }

@@ -59,6 +59,11 @@ final class StopMatcher {
         return text.toString();
     }
 
+    /** The text released so far (what a listener has seen). */
+    String releasedText() {
+        return text.substring(0, released);
+    }
+
     private String releaseUpTo(int end) {
         if (end <= released) {
             return "";

@@ -24,6 +24,9 @@ public final class Tokenizer {
     public static final int EOS = 2;
     /** Byte-fallback tokens {@code <0x00>..<0xFF>} start at this id. */
     static final int BYTE_TOKEN_OFFSET = 3;
+    /** Largest text encode() accepts; callers bound prompts far below this (see ReferenceEngine). */
+    public static final int TEXT_BYTES_MAX = 16 << 20;
+    private static final float MERGE_SCORE_FLOOR = -1e10f;
     /** Longest vocabulary entry accepted from a file; real vocabularies stay far below. */
     public static final int TOKEN_BYTES_MAX = 1_024;
 
@@ -31,6 +34,7 @@ public final class Tokenizer {
     private final byte[][] pieces;
     private final float[] scores;
     private final Map<String, Integer> idsByPiece;
+    private final String[] pieceKeys;
     private final int pieceBytesMax;
     // For each id, the raw byte of a "<0xXX>" token, or -1.
     private final int[] rawBytes;
@@ -40,9 +44,11 @@ public final class Tokenizer {
         this.scores = scores;
         this.idsByPiece = new HashMap<>(pieces.length * 2);
         this.rawBytes = new int[pieces.length];
+        this.pieceKeys = new String[pieces.length];
         int longest = 1;
         for (int id = 0; id < pieces.length; id++) {
             String key = new String(pieces[id], StandardCharsets.ISO_8859_1);
+            pieceKeys[id] = key;
             // The first id wins for duplicate strings, a fixed and documented choice.
             idsByPiece.putIfAbsent(key, id);
             longest = Math.max(longest, pieces[id].length);
@@ -218,6 +224,10 @@ public final class Tokenizer {
         if (text == null) {
             throw new InferenceException(InferenceException.Reason.INVALID_PARAMETER, "text to encode must not be null");
         }
+        if (text.length() > TEXT_BYTES_MAX) {
+            throw new InferenceException(InferenceException.Reason.INVALID_PARAMETER,
+                    "text to encode is " + text.length() + " characters, more than " + TEXT_BYTES_MAX);
+        }
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         int[] tokens = new int[utf8.length + 3];
         int count = 0;
@@ -261,33 +271,74 @@ public final class Tokenizer {
         return length;
     }
 
-    /** Greedy BPE: merge the best-scoring adjacent pair (leftmost on ties) until no pair is in the vocabulary. */
+    /** A candidate merge of the adjacent tokens at nodes left and right, valid while both are unchanged. */
+    private record Candidate(float score, int left, int right, int mergedId, int leftVersion, int rightVersion) {
+    }
+
+    /**
+     * Greedy BPE with llama2.c's result: repeatedly merge the adjacent pair whose concatenation has the
+     * highest score, the leftmost one on ties. Instead of rescanning all pairs after every merge (quadratic),
+     * candidates sit in a priority queue ordered by (score, position) and are re-checked when popped; tokens
+     * form a linked list whose node numbers keep their left-to-right order. O(n log n).
+     */
     private int merge(int[] tokens, int start, int count) {
-        while (true) {
-            float bestScore = -1e10f;
-            int bestId = -1;
-            int bestIndex = -1;
-            for (int i = start; i < count - 1; i++) {
-                byte[] left = pieces[tokens[i]];
-                byte[] right = pieces[tokens[i + 1]];
-                if (left.length + right.length > pieceBytesMax) {
-                    continue;
-                }
-                byte[] joined = Arrays.copyOf(left, left.length + right.length);
-                System.arraycopy(right, 0, joined, left.length, right.length);
-                Integer id = idsByPiece.get(new String(joined, StandardCharsets.ISO_8859_1));
-                if (id != null && scores[id] > bestScore) {
-                    bestScore = scores[id];
-                    bestId = id;
-                    bestIndex = i;
-                }
+        int n = count - start;
+        if (n < 2) {
+            return count;
+        }
+        int[] ids = Arrays.copyOfRange(tokens, start, count);
+        int[] next = new int[n];
+        int[] prev = new int[n];
+        int[] version = new int[n];
+        boolean[] removed = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            next[i] = i + 1 < n ? i + 1 : -1;
+            prev[i] = i - 1;
+        }
+        java.util.PriorityQueue<Candidate> queue = new java.util.PriorityQueue<>(n,
+                (a, b) -> a.score() != b.score() ? Float.compare(b.score(), a.score()) : Integer.compare(a.left(), b.left()));
+        for (int i = 0; i + 1 < n; i++) {
+            offer(queue, ids, version, i, i + 1);
+        }
+        while (!queue.isEmpty()) {
+            Candidate c = queue.poll();
+            int left = c.left();
+            int right = c.right();
+            if (removed[left] || removed[right] || next[left] != right || version[left] != c.leftVersion()
+                    || version[right] != c.rightVersion()) {
+                continue;
             }
-            if (bestIndex < 0) {
-                return count;
+            ids[left] = c.mergedId();
+            version[left]++;
+            removed[right] = true;
+            next[left] = next[right];
+            if (next[right] >= 0) {
+                prev[next[right]] = left;
             }
-            tokens[bestIndex] = bestId;
-            System.arraycopy(tokens, bestIndex + 2, tokens, bestIndex + 1, count - bestIndex - 2);
-            count--;
+            if (prev[left] >= 0) {
+                offer(queue, ids, version, prev[left], left);
+            }
+            if (next[left] >= 0) {
+                offer(queue, ids, version, left, next[left]);
+            }
+        }
+        int out = start;
+        for (int i = 0; i >= 0; i = next[i]) {
+            tokens[out++] = ids[i];
+        }
+        return out;
+    }
+
+    private void offer(java.util.PriorityQueue<Candidate> queue, int[] ids, int[] version, int left, int right) {
+        byte[] a = pieces[ids[left]];
+        byte[] b = pieces[ids[right]];
+        if (a.length + b.length > pieceBytesMax) {
+            return;
+        }
+        Integer merged = idsByPiece.get(pieceKeys[ids[left]] + pieceKeys[ids[right]]);
+        // llama2.c only merges pairs scoring above -1e10, its initial "best score".
+        if (merged != null && scores[merged] > MERGE_SCORE_FLOOR) {
+            queue.add(new Candidate(scores[merged], left, right, merged, version[left], version[right]));
         }
     }
 

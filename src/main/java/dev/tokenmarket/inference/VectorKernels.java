@@ -31,7 +31,7 @@ final class VectorKernels implements Kernels {
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Float>[] butterflies() {
         int steps = Integer.numberOfTrailingZeros(LANES);
-        VectorShuffle<Float>[] result = new VectorShuffle[steps];
+        VectorShuffle<Float>[] result = (VectorShuffle<Float>[]) new VectorShuffle<?>[steps];
         for (int k = 0; k < steps; k++) {
             int step = LANES >> (k + 1);
             result[k] = VectorShuffle.fromOp(F, i -> i ^ step);
@@ -57,171 +57,242 @@ final class VectorKernels implements Kernels {
         return "vector-" + F.vectorBitSize() + "bit";
     }
 
+    /*
+     * Matrix products. Every output element is one accumulator fed with the row's chunks in order,
+     * then a butterfly sum, then the scalar tail with fma. The tiles below (several rows and/or
+     * several activation rows at once, to reuse loads and keep independent FMA chains in flight)
+     * all keep exactly that per-element order, so results are bit-identical whatever the batch
+     * size, the tile chosen or the row range. Rows are the outer loop so a weight row is read
+     * from memory once per call and reused from L1 for every activation row.
+     */
+
     @Override
     public void matmulF32(float[] w, int cols, float[] x, int batch, float[] out, int outStride, int rowStart,
                           int rowEnd) {
-        for (int r = rowStart; r < rowEnd; r++) {
-            int wOffset = r * cols;
-            int b = 0;
-            for (; b + 4 <= batch; b += 4) {
-                dot4(w, wOffset, x, b * cols, cols, out, b * outStride + r, outStride);
+        int r = rowStart;
+        if (batch == 1) {
+            for (; r + 4 <= rowEnd; r += 4) {
+                dot4x1(w, r * cols, cols, x, 0, out, r);
             }
-            for (; b < batch; b++) {
-                out[b * outStride + r] = dot(w, wOffset, x, b * cols, cols);
+        } else {
+            for (; r + 2 <= rowEnd; r += 2) {
+                multiplyTwoRows(w, r * cols, cols, x, batch, out, outStride, r);
+            }
+        }
+        for (; r < rowEnd; r++) {
+            for (int b = 0; b < batch; b++) {
+                out[b * outStride + r] = dot(w, r * cols, x, b * cols, cols);
             }
         }
     }
 
-    /** Four dot products of one weight row with four consecutive activation rows, same order as {@link #dot}. */
-    private static void dot4(float[] w, int wOffset, float[] x, int xOffset, int cols, float[] out, int outIndex,
-                             int outStride) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
-        int x1 = xOffset + cols, x2 = x1 + cols, x3 = x2 + cols;
-        int j = 0;
-        int pairs = cols - cols % (2 * LANES);
-        for (; j < pairs; j += 2 * LANES) {
+    /** Rows r and r+1 (weights starting at wOffset) times every activation row. */
+    private static void multiplyTwoRows(float[] w, int wOffset, int cols, float[] x, int batch, float[] out,
+                                        int outStride, int r) {
+        int b = 0;
+        for (; b + 4 <= batch; b += 4) {
+            dot2x4(w, wOffset, cols, x, b * cols, out, b * outStride + r, outStride);
+        }
+        for (; b < batch; b++) {
+            out[b * outStride + r] = dot1(w, wOffset, x, b * cols, cols);
+            out[b * outStride + r + 1] = dot1(w, wOffset + cols, x, b * cols, cols);
+        }
+    }
+
+    /** Four consecutive weight rows times one activation row. */
+    private static void dot4x1(float[] w, int wOffset, int cols, float[] x, int xOffset, float[] out, int outIndex) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int w1 = wOffset + cols;
+        int w2 = w1 + cols;
+        int w3 = w2 + cols;
+        int bound = F.loopBound(cols);
+        for (int j = 0; j < bound; j += LANES) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOffset + j);
+            a0 = FloatVector.fromArray(F, w, wOffset + j).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, w1 + j).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, w2 + j).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, w3 + j).fma(xv, a3);
+        }
+        out[outIndex] = tail(w, wOffset, x, xOffset, bound, cols, sum(a0));
+        out[outIndex + 1] = tail(w, w1, x, xOffset, bound, cols, sum(a1));
+        out[outIndex + 2] = tail(w, w2, x, xOffset, bound, cols, sum(a2));
+        out[outIndex + 3] = tail(w, w3, x, xOffset, bound, cols, sum(a3));
+    }
+
+    /** Two consecutive weight rows times four consecutive activation rows. */
+    private static void dot2x4(float[] w, int wOffset, int cols, float[] x, int xOffset, float[] out, int outIndex,
+                               int outStride) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F);
+        FloatVector a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+        FloatVector a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        int w1 = wOffset + cols;
+        int x1 = xOffset + cols;
+        int x2 = x1 + cols;
+        int x3 = x2 + cols;
+        int bound = F.loopBound(cols);
+        for (int j = 0; j < bound; j += LANES) {
             FloatVector wa = FloatVector.fromArray(F, w, wOffset + j);
-            FloatVector wb = FloatVector.fromArray(F, w, wOffset + j + LANES);
-            a0 = wa.fma(FloatVector.fromArray(F, x, xOffset + j), a0);
-            b0 = wb.fma(FloatVector.fromArray(F, x, xOffset + j + LANES), b0);
-            a1 = wa.fma(FloatVector.fromArray(F, x, x1 + j), a1);
-            b1 = wb.fma(FloatVector.fromArray(F, x, x1 + j + LANES), b1);
-            a2 = wa.fma(FloatVector.fromArray(F, x, x2 + j), a2);
-            b2 = wb.fma(FloatVector.fromArray(F, x, x2 + j + LANES), b2);
-            a3 = wa.fma(FloatVector.fromArray(F, x, x3 + j), a3);
-            b3 = wb.fma(FloatVector.fromArray(F, x, x3 + j + LANES), b3);
+            FloatVector wb = FloatVector.fromArray(F, w, w1 + j);
+            FloatVector xv = FloatVector.fromArray(F, x, xOffset + j);
+            a00 = wa.fma(xv, a00);
+            a10 = wb.fma(xv, a10);
+            xv = FloatVector.fromArray(F, x, x1 + j);
+            a01 = wa.fma(xv, a01);
+            a11 = wb.fma(xv, a11);
+            xv = FloatVector.fromArray(F, x, x2 + j);
+            a02 = wa.fma(xv, a02);
+            a12 = wb.fma(xv, a12);
+            xv = FloatVector.fromArray(F, x, x3 + j);
+            a03 = wa.fma(xv, a03);
+            a13 = wb.fma(xv, a13);
         }
-        if (j + LANES <= cols) {
-            FloatVector wa = FloatVector.fromArray(F, w, wOffset + j);
-            a0 = wa.fma(FloatVector.fromArray(F, x, xOffset + j), a0);
-            a1 = wa.fma(FloatVector.fromArray(F, x, x1 + j), a1);
-            a2 = wa.fma(FloatVector.fromArray(F, x, x2 + j), a2);
-            a3 = wa.fma(FloatVector.fromArray(F, x, x3 + j), a3);
-            j += LANES;
+        out[outIndex] = tail(w, wOffset, x, xOffset, bound, cols, sum(a00));
+        out[outIndex + outStride] = tail(w, wOffset, x, x1, bound, cols, sum(a01));
+        out[outIndex + 2 * outStride] = tail(w, wOffset, x, x2, bound, cols, sum(a02));
+        out[outIndex + 3 * outStride] = tail(w, wOffset, x, x3, bound, cols, sum(a03));
+        out[outIndex + 1] = tail(w, w1, x, xOffset, bound, cols, sum(a10));
+        out[outIndex + 1 + outStride] = tail(w, w1, x, x1, bound, cols, sum(a11));
+        out[outIndex + 1 + 2 * outStride] = tail(w, w1, x, x2, bound, cols, sum(a12));
+        out[outIndex + 1 + 3 * outStride] = tail(w, w1, x, x3, bound, cols, sum(a13));
+    }
+
+    /** Adds the elements past the last full vector with fma, in order. */
+    private static float tail(float[] w, int wOffset, float[] x, int xOffset, int from, int cols, float sum) {
+        float result = sum;
+        for (int j = from; j < cols; j++) {
+            result = Math.fma(w[wOffset + j], x[xOffset + j], result);
         }
-        float s0 = sum(a0.add(b0));
-        float s1 = sum(a1.add(b1));
-        float s2 = sum(a2.add(b2));
-        float s3 = sum(a3.add(b3));
-        for (; j < cols; j++) {
-            float wj = w[wOffset + j];
-            s0 = Math.fma(wj, x[xOffset + j], s0);
-            s1 = Math.fma(wj, x[x1 + j], s1);
-            s2 = Math.fma(wj, x[x2 + j], s2);
-            s3 = Math.fma(wj, x[x3 + j], s3);
-        }
-        out[outIndex] = s0;
-        out[outIndex + outStride] = s1;
-        out[outIndex + 2 * outStride] = s2;
-        out[outIndex + 3 * outStride] = s3;
+        return result;
     }
 
     @Override
     public float dot(float[] a, int aOffset, float[] b, int bOffset, int length) {
-        FloatVector accA = FloatVector.zero(F);
-        FloatVector accB = FloatVector.zero(F);
-        int j = 0;
-        int pairs = length - length % (2 * LANES);
-        for (; j < pairs; j += 2 * LANES) {
-            accA = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), accA);
-            accB = FloatVector.fromArray(F, a, aOffset + j + LANES)
-                    .fma(FloatVector.fromArray(F, b, bOffset + j + LANES), accB);
-        }
-        if (j + LANES <= length) {
-            accA = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), accA);
-            j += LANES;
-        }
-        float sum = sum(accA.add(accB));
-        for (; j < length; j++) {
-            sum = Math.fma(a[aOffset + j], b[bOffset + j], sum);
-        }
-        return sum;
+        return dot1(a, aOffset, b, bOffset, length);
     }
 
+    private static float dot1(float[] a, int aOffset, float[] b, int bOffset, int length) {
+        FloatVector acc = FloatVector.zero(F);
+        int bound = F.loopBound(length);
+        for (int j = 0; j < bound; j += LANES) {
+            acc = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), acc);
+        }
+        return tail(a, aOffset, b, bOffset, bound, length, sum(acc));
+    }
+
+    /**
+     * int8 products: two rows at a time are dequantized ({@code q * scale}, one exact float multiply
+     * per weight) into a small fp32 buffer, then multiplied by the fp32 tiles. The dequantization is
+     * paid once per weight per call, however many activation rows there are.
+     */
     @Override
     public void matmulQ8(byte[] q, float[] scales, int groupSize, int cols, float[] x, int batch, float[] out,
                          int outStride, int rowStart, int rowEnd) {
         int groupsPerRow = (cols + groupSize - 1) / groupSize;
-        boolean vectorGroups = groupSize % LANES == 0;
-        for (int r = rowStart; r < rowEnd; r++) {
-            int rowOffset = r * cols;
-            int scaleOffset = r * groupsPerRow;
-            int b = 0;
-            if (vectorGroups) {
-                for (; b + 2 <= batch; b += 2) {
-                    q8Dot2(q, rowOffset, scales, scaleOffset, groupSize, cols, x, b * cols, out,
-                            b * outStride + r, outStride);
+        if (batch == 1 && groupSize % LANES == 0) {
+            multiplyQ8Single(q, scales, groupSize, groupsPerRow, cols, x, out, rowStart, rowEnd);
+            return;
+        }
+        // (4, cols): dequantized weight rows
+        float[] rows = new float[4 * cols];
+        int r = rowStart;
+        int tile = batch == 1 ? 4 : 2;
+        for (; r + tile <= rowEnd; r += tile) {
+            for (int t = 0; t < tile; t++) {
+                dequantizeRow(q, (r + t) * cols, scales, (r + t) * groupsPerRow, groupSize, cols, rows, t * cols);
+            }
+            if (batch == 1) {
+                dot4x1(rows, 0, cols, x, 0, out, r);
+            } else {
+                multiplyTwoRows(rows, 0, cols, x, batch, out, outStride, r);
+            }
+        }
+        for (; r < rowEnd; r++) {
+            dequantizeRow(q, r * cols, scales, r * groupsPerRow, groupSize, cols, rows, 0);
+            for (int b = 0; b < batch; b++) {
+                out[b * outStride + r] = dot(rows, 0, x, b * cols, cols);
+            }
+        }
+    }
+
+    /**
+     * One activation row: dequantizes in registers instead of through the buffer. Each weight is still
+     * {@code q * scale} rounded once and fed to the same fma chain, so the results are bit-identical
+     * to the buffered path used for batches.
+     */
+    private static void multiplyQ8Single(byte[] q, float[] scales, int groupSize, int groupsPerRow, int cols,
+                                         float[] x, float[] out, int rowStart, int rowEnd) {
+        int bound = F.loopBound(cols);
+        int r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4) {
+            int q0 = r * cols;
+            int q1 = q0 + cols;
+            int q2 = q1 + cols;
+            int q3 = q2 + cols;
+            int s0 = r * groupsPerRow;
+            int s1 = s0 + groupsPerRow;
+            int s2 = s1 + groupsPerRow;
+            int s3 = s2 + groupsPerRow;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int j = 0; j < bound; j += LANES) {
+                int g = j / groupSize;
+                FloatVector xv = FloatVector.fromArray(F, x, j);
+                a0 = widen(q, q0 + j).mul(scales[s0 + g]).fma(xv, a0);
+                a1 = widen(q, q1 + j).mul(scales[s1 + g]).fma(xv, a1);
+                a2 = widen(q, q2 + j).mul(scales[s2 + g]).fma(xv, a2);
+                a3 = widen(q, q3 + j).mul(scales[s3 + g]).fma(xv, a3);
+            }
+            out[r] = q8Tail(q, q0, scales, s0, groupSize, x, bound, cols, sum(a0));
+            out[r + 1] = q8Tail(q, q1, scales, s1, groupSize, x, bound, cols, sum(a1));
+            out[r + 2] = q8Tail(q, q2, scales, s2, groupSize, x, bound, cols, sum(a2));
+            out[r + 3] = q8Tail(q, q3, scales, s3, groupSize, x, bound, cols, sum(a3));
+        }
+        for (; r < rowEnd; r++) {
+            int q0 = r * cols;
+            int s0 = r * groupsPerRow;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int j = 0; j < bound; j += LANES) {
+                a0 = widen(q, q0 + j).mul(scales[s0 + j / groupSize]).fma(FloatVector.fromArray(F, x, j), a0);
+            }
+            out[r] = q8Tail(q, q0, scales, s0, groupSize, x, bound, cols, sum(a0));
+        }
+    }
+
+    private static FloatVector widen(byte[] q, int offset) {
+        return (FloatVector) ByteVector.fromArray(B, q, offset).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    private static float q8Tail(byte[] q, int qOffset, float[] scales, int scaleOffset, int groupSize, float[] x,
+                                int from, int cols, float sum) {
+        float result = sum;
+        for (int j = from; j < cols; j++) {
+            result = Math.fma(q[qOffset + j] * scales[scaleOffset + j / groupSize], x[j], result);
+        }
+        return result;
+    }
+
+    private static void dequantizeRow(byte[] q, int qOffset, float[] scales, int scaleOffset, int groupSize, int cols,
+                                      float[] target, int targetOffset) {
+        int j = 0;
+        if (groupSize % LANES == 0) {
+            int fullGroups = cols / groupSize;
+            for (int g = 0; g < fullGroups; g++) {
+                float scale = scales[scaleOffset + g];
+                for (int end = j + groupSize; j < end; j += LANES) {
+                    ((FloatVector) ByteVector.fromArray(B, q, qOffset + j).convertShape(VectorOperators.B2F, F, 0))
+                            .mul(scale).intoArray(target, targetOffset + j);
                 }
             }
-            for (; b < batch; b++) {
-                out[b * outStride + r] = vectorGroups
-                        ? q8Dot(q, rowOffset, scales, scaleOffset, groupSize, cols, x, b * cols)
-                        : ScalarKernels.q8DotScalar(q, rowOffset, scales, scaleOffset, groupSize, cols, x, b * cols);
-            }
         }
-    }
-
-    /** One int8 row times one activation row: per full group a vector sum scaled into the accumulator. */
-    private static float q8Dot(byte[] q, int rowOffset, float[] scales, int scaleOffset, int groupSize, int cols,
-                               float[] x, int xOffset) {
-        FloatVector acc = FloatVector.zero(F);
-        int fullGroups = cols / groupSize;
-        for (int g = 0; g < fullGroups; g++) {
-            int start = g * groupSize;
-            FloatVector group = FloatVector.zero(F);
-            for (int j = start; j < start + groupSize; j += LANES) {
-                FloatVector weights = (FloatVector) ByteVector.fromArray(B, q, rowOffset + j)
-                        .convertShape(VectorOperators.B2F, F, 0);
-                group = weights.fma(FloatVector.fromArray(F, x, xOffset + j), group);
-            }
-            acc = group.fma(FloatVector.broadcast(F, scales[scaleOffset + g]), acc);
+        for (; j < cols; j++) {
+            target[targetOffset + j] = q[qOffset + j] * scales[scaleOffset + j / groupSize];
         }
-        float sum = sum(acc);
-        return sum + tailGroup(q, rowOffset, scales, scaleOffset, groupSize, cols, x, xOffset, fullGroups);
-    }
-
-    /** Two activation rows per weight load, same per-element order as {@link #q8Dot}. */
-    private static void q8Dot2(byte[] q, int rowOffset, float[] scales, int scaleOffset, int groupSize, int cols,
-                               float[] x, int xOffset, float[] out, int outIndex, int outStride) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        int x1 = xOffset + cols;
-        int fullGroups = cols / groupSize;
-        for (int g = 0; g < fullGroups; g++) {
-            int start = g * groupSize;
-            FloatVector group0 = FloatVector.zero(F);
-            FloatVector group1 = FloatVector.zero(F);
-            for (int j = start; j < start + groupSize; j += LANES) {
-                FloatVector weights = (FloatVector) ByteVector.fromArray(B, q, rowOffset + j)
-                        .convertShape(VectorOperators.B2F, F, 0);
-                group0 = weights.fma(FloatVector.fromArray(F, x, xOffset + j), group0);
-                group1 = weights.fma(FloatVector.fromArray(F, x, x1 + j), group1);
-            }
-            FloatVector scale = FloatVector.broadcast(F, scales[scaleOffset + g]);
-            acc0 = group0.fma(scale, acc0);
-            acc1 = group1.fma(scale, acc1);
-        }
-        out[outIndex] = sum(acc0)
-                + tailGroup(q, rowOffset, scales, scaleOffset, groupSize, cols, x, xOffset, fullGroups);
-        out[outIndex + outStride] = sum(acc1)
-                + tailGroup(q, rowOffset, scales, scaleOffset, groupSize, cols, x, x1, fullGroups);
-    }
-
-    /** The shorter last group of a row whose length is not a multiple of the group size. */
-    private static float tailGroup(byte[] q, int rowOffset, float[] scales, int scaleOffset, int groupSize, int cols,
-                                   float[] x, int xOffset, int fullGroups) {
-        int start = fullGroups * groupSize;
-        if (start == cols) {
-            return 0f;
-        }
-        float groupSum = 0f;
-        for (int j = start; j < cols; j++) {
-            groupSum += q[rowOffset + j] * x[xOffset + j];
-        }
-        return groupSum * scales[scaleOffset + fullGroups];
     }
 
     @Override
@@ -274,7 +345,7 @@ final class VectorKernels implements Kernels {
     private static FloatVector exp(FloatVector input) {
         FloatVector x = input.max(EXP_INPUT_MIN).min(EXP_INPUT_MAX);
         FloatVector shifted = x.fma(LOG2E, ROUNDING_MAGIC);
-        IntVector n = (IntVector) shifted.reinterpretAsInts().sub(ROUNDING_MAGIC_BITS);
+        IntVector n = shifted.reinterpretAsInts().sub(ROUNDING_MAGIC_BITS);
         FloatVector nf = shifted.sub(ROUNDING_MAGIC);
         FloatVector r = nf.fma(FloatVector.broadcast(F, -LN2_HIGH), x);
         r = nf.fma(FloatVector.broadcast(F, -LN2_LOW), r);
@@ -286,6 +357,33 @@ final class VectorKernels implements Kernels {
         FloatVector e = p.fma(r.mul(r), r).add(1f);
         FloatVector scale = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return e.mul(scale);
+    }
+
+    @Override
+    public void attendHead(float[] q, int qOffset, float[] keys, float[] values, int kvOffset, int kvStride,
+                           int positions, int headSize, float[] scores, int scoresOffset, float[] out, int outOffset) {
+        float scale = (float) Math.sqrt(headSize);
+        for (int t = 0; t < positions; t++) {
+            scores[scoresOffset + t] = dot1(q, qOffset, keys, kvOffset + t * kvStride, headSize) / scale;
+        }
+        softmax(scores, scoresOffset, positions);
+        int bound = F.loopBound(headSize);
+        // Positions inner, so each output chunk accumulates in a register instead of through memory.
+        for (int c = 0; c < bound; c += LANES) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int t = 0; t < positions; t++) {
+                acc = FloatVector.fromArray(F, values, kvOffset + t * kvStride + c)
+                        .fma(FloatVector.broadcast(F, scores[scoresOffset + t]), acc);
+            }
+            acc.intoArray(out, outOffset + c);
+        }
+        for (int i = bound; i < headSize; i++) {
+            float acc = 0f;
+            for (int t = 0; t < positions; t++) {
+                acc = Math.fma(values[kvOffset + t * kvStride + i], scores[scoresOffset + t], acc);
+            }
+            out[outOffset + i] = acc;
+        }
     }
 
     @Override

@@ -150,7 +150,19 @@ public class FinanceResource {
     @Path("/verification")
     public Map<String, Object> verification() {
         currentCaller.get().require(Role.FINANCE);
-        List<Ledger.Discrepancy> discrepancies = ledger.verify();
+        List<Map<String, Object>> discrepancies = new ArrayList<>();
+        for (Ledger.Discrepancy d : ledger.verify()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("account_id", d.accountId());
+            row.put("code", d.code());
+            row.put("stored_debits", Money.formatUsd(d.storedDebitsNanoUsd()));
+            row.put("posted_debits", Money.formatUsd(d.postedDebitsNanoUsd()));
+            row.put("stored_credits", Money.formatUsd(d.storedCreditsNanoUsd()));
+            row.put("posted_credits", Money.formatUsd(d.postedCreditsNanoUsd()));
+            row.put("stored_held", Money.formatUsd(d.storedHeldNanoUsd()));
+            row.put("open_holds", Money.formatUsd(d.openHoldsNanoUsd()));
+            discrepancies.add(row);
+        }
         return Map.of("consistent", discrepancies.isEmpty(), "discrepancies", discrepancies);
     }
 }

@@ -103,4 +103,29 @@ class BatchingTest {
             }
         }
     }
+
+    @Test
+    void longPromptsAreProcessedInChunksWithTheSameResult() {
+        // Proves a prompt longer than one step's row budget is split over steps without changing the output.
+        String prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+        GenerationResult whole = TestModels.storiesEngine().generate(GenerationRequest.greedy(prompt, 30), null);
+        try (ReferenceEngine engine = new ReferenceEngine("stories260K", TestModels.stories260K(),
+                TestModels.tokenizer512(), false, new EngineOptions(1, 2, 4, 10))) {
+            GenerationResult chunked = engine.generate(GenerationRequest.greedy(prompt, 30), null);
+            assertEquals(whole, chunked);
+            assertTrue(engine.stats().stepsTotal() >= whole.promptTokens() / 4 + 29, "prompt must take several steps");
+        }
+    }
+
+    @Test
+    void closedEngineRefusesNewWork() {
+        // Proves close() stops the scheduler and later calls fail with a clear message instead of hanging.
+        ReferenceEngine engine = new ReferenceEngine("stories260K", TestModels.stories260K(), TestModels.tokenizer512(),
+                false, new EngineOptions(1, 1, 8, 1));
+        assertEquals(5, engine.generate(GenerationRequest.greedy("", 5), null).completionTokens());
+        engine.close();
+        IllegalStateException error = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> engine.generate(GenerationRequest.greedy("", 5), null));
+        assertTrue(error.getMessage().contains("closed"), error.getMessage());
+    }
 }

@@ -64,6 +64,47 @@ class KernelsTest {
     }
 
     @Test
+    void vectorAndScalarAgreeOnSoftmaxSwigluAndAttention() {
+        // Proves the vector exp-based kernels (softmax, SwiGLU, one attention head) match the scalar reference.
+        Kernels vector = vectorKernels();
+        Kernels scalar = ScalarKernels.INSTANCE;
+        SplittableRandom random = new SplittableRandom(3);
+        for (int length : new int[] {1, 7, 8, 33, 300}) {
+            float[] logits = random(random, length);
+            for (int i = 0; i < length; i++) {
+                logits[i] *= 30;
+            }
+            float[] expected = logits.clone();
+            float[] actual = logits.clone();
+            scalar.softmax(expected, 0, length);
+            vector.softmax(actual, 0, length);
+            assertClose(expected, actual, 1e-5f);
+            float[] gate = random(random, length);
+            float[] up = random(random, length);
+            float[] gateVector = gate.clone();
+            scalar.swiglu(gate, up, length);
+            vector.swiglu(gateVector, up, length);
+            assertClose(gate, gateVector, 1e-5f);
+        }
+        for (int headSize : new int[] {6, 8, 48}) {
+            int positions = 37;
+            int stride = 3 * headSize;
+            float[] q = random(random, headSize);
+            float[] keys = random(random, positions * stride);
+            float[] values = random(random, positions * stride);
+            float[] expected = new float[headSize];
+            float[] actual = new float[headSize];
+            scalar.attendHead(q, 0, keys, values, headSize, stride, positions, headSize, new float[positions], 0,
+                    expected, 0);
+            vector.attendHead(q, 0, keys, values, headSize, stride, positions, headSize, new float[positions], 0,
+                    actual, 0);
+            assertClose(expected, actual, 1e-5f);
+        }
+        assertEquals((float) Math.exp(-3.3), VectorKernels.exp(-3.3f), 2e-7f * (float) Math.exp(-3.3));
+        assertEquals(0f, VectorKernels.exp(-200f), 1e-37f);
+    }
+
+    @Test
     void batchedProductsAreBitIdenticalToSingleRowProducts() {
         // Proves a row's result does not depend on batch size or row range, for both kernels and both formats.
         SplittableRandom random = new SplittableRandom(2);

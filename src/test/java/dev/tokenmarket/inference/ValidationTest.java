@@ -65,6 +65,8 @@ class ValidationTest {
         assertTrue(error.getMessage().contains("(" + prompt + " tokens)"), error.getMessage());
         assertTrue(error.getMessage().contains("(" + (17 - prompt) + ")"), error.getMessage());
         assertTrue(error.getMessage().contains("16"), error.getMessage());
+        InferenceException huge = refused(engine, GenerationRequest.greedy("ab", Integer.MAX_VALUE));
+        assertTrue(huge.getMessage().contains(String.valueOf((long) prompt + Integer.MAX_VALUE)), huge.getMessage());
         GenerationResult exact = engine.generate(GenerationRequest.greedy("ab", 16 - prompt), null);
         assertTrue(exact.completionTokens() <= 16 - prompt, "exactly filling the context is allowed");
     }

@@ -11,6 +11,10 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -35,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class RestartKeepsDataIT {
 
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final Pattern ADMIN_KEY_LINE = Pattern.compile("^\\s+(tm_[A-Za-z0-9_-]{20,})\\s*$");
 
     @TempDir
@@ -99,7 +104,7 @@ class RestartKeepsDataIT {
     }
 
     private RequestSpecification as(String key) {
-        return RestAssured.given().baseUri("http://localhost").port(port)
+        return RestAssured.given().baseUri("http://127.0.0.1").port(port)
                 .header("Authorization", "Bearer " + key).contentType(ContentType.JSON);
     }
 
@@ -138,13 +143,25 @@ class RestartKeepsDataIT {
                 // The process ended.
             }
         });
+        try {
+            awaitReady();
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            synchronized (output) {
+                throw new AssertionError("the application did not become ready:\n" + String.join("\n", output), e);
+            }
+        }
+    }
+
+    private void awaitReady() {
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> {
             if (!process.isAlive()) {
                 throw new AssertionError("the application exited:\n" + String.join("\n", output));
             }
             try {
-                return RestAssured.given().baseUri("http://localhost").port(port).get("/q/health/ready").statusCode() == 200;
-            } catch (Exception notYet) {
+                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
+                return ready.statusCode() == 200;
+            } catch (IOException notYet) {
                 return false;
             }
         });
