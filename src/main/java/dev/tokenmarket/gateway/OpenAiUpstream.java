@@ -90,9 +90,18 @@ public class OpenAiUpstream {
         // Usage reported by the upstream is billed; when it reports none, the tokens are counted with the
         // reference tokenizer, the closest measure this server has.
         int promptTokens = usage.path("prompt_tokens").isInt() ? usage.get("prompt_tokens").asInt()
-                : reference.engine().countTokens(call.chat() ? ChatTemplate.render(call.messages()) : call.prompt());
+                : countTokens(call.chat() ? ChatTemplate.render(call.messages()) : call.prompt());
         int completionTokens = usage.path("completion_tokens").isInt() ? usage.get("completion_tokens").asInt()
-                : Math.max(0, reference.engine().countTokens(text) - 1);
+                : Math.max(0, countTokens(text) - 1);
         return new Served(text, promptTokens, completionTokens, finish, ttft);
+    }
+
+    /** Tokens of {@code text} with the reference tokenizer (BOS included); its UTF-8 bytes when it is too long to encode. */
+    private int countTokens(String text) {
+        try {
+            return reference.engine().countTokens(text);
+        } catch (dev.tokenmarket.inference.InferenceException e) {
+            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
+        }
     }
 }

@@ -86,8 +86,8 @@ public class ReferenceBackend implements ReferenceModelNames {
             case PROMPT_TOO_LONG -> new ApiException(
                     ErrorCode.CONTEXT_LENGTH_EXCEEDED, e.getMessage(), "max_tokens");
             case INVALID_PARAMETER -> ApiException.invalid(null, e.getMessage());
-            default -> new ApiException(
-                    ErrorCode.UPSTREAM_FAILED, e.getMessage());
+            case OVERLOADED -> new ApiException(ErrorCode.RATE_LIMITED, e.getMessage());
+            default -> new ApiException(ErrorCode.UPSTREAM_FAILED, e.getMessage());
         };
     }
 }

@@ -116,7 +116,11 @@ public class SpotFlow {
         int maxTokens;
         if (onReference) {
             ReferenceEngine engine = reference.engine();
-            promptTokensMax = engine.countTokens(promptText);
+            try {
+                promptTokensMax = engine.countTokens(promptText);
+            } catch (InferenceException e) {
+                throw ReferenceBackend.toApiError(e);
+            }
             maxTokens = call.maxTokens() != null ? call.maxTokens() : engine.contextLength() - promptTokensMax;
             if (promptTokensMax >= engine.contextLength() || promptTokensMax + maxTokens > engine.contextLength()) {
                 throw new ApiException(ErrorCode.CONTEXT_LENGTH_EXCEEDED, "This model's context is " + engine.contextLength()

@@ -1,8 +1,5 @@
 package dev.tokenmarket.inference;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-
 /**
  * Kernels plus an optional small fixed pool of worker threads. Work is split over output rows
  * (or attention heads) only when it is big enough to pay for the hand-off; splitting never
@@ -11,7 +8,7 @@ import java.util.concurrent.ForkJoinTask;
 final class Compute implements AutoCloseable {
 
     /** Below this many multiply-adds a matrix product runs on the calling thread. */
-    static final long PARALLEL_WORK_MIN = 1L << 19;
+    static final long PARALLEL_WORK_MIN = 1L << 16;
     /** Upper bound on worker threads, whatever the caller asks for. */
     static final int THREADS_MAX = 256;
 
@@ -23,7 +20,7 @@ final class Compute implements AutoCloseable {
 
     private final Kernels kernels;
     private final int threads;
-    private final ForkJoinPool pool;
+    private final WorkerPool pool;
 
     Compute(Kernels kernels, int threads) {
         if (threads < 1 || threads > THREADS_MAX) {
@@ -32,12 +29,7 @@ final class Compute implements AutoCloseable {
         }
         this.kernels = kernels;
         this.threads = threads;
-        this.pool = threads == 1 ? null : new ForkJoinPool(threads - 1, pool -> {
-            var thread = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-            thread.setName("inference-worker-" + thread.getPoolIndex());
-            thread.setDaemon(true);
-            return thread;
-        }, null, false);
+        this.pool = threads == 1 ? null : new WorkerPool(threads - 1, "inference-worker");
     }
 
     Kernels kernels() {
@@ -65,17 +57,7 @@ final class Compute implements AutoCloseable {
             body.run(0, items, 0);
             return;
         }
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
-        for (int p = 1; p < parts; p++) {
-            int start = (int) ((long) items * p / parts);
-            int end = (int) ((long) items * (p + 1) / parts);
-            int worker = p;
-            tasks[p - 1] = pool.submit(() -> body.run(start, end, worker));
-        }
-        body.run(0, (int) ((long) items / parts), 0);
-        for (ForkJoinTask<?> task : tasks) {
-            task.join();
-        }
+        pool.run(items, parts, body);
     }
 
     /** Whether work of this many multiply-adds should be spread over the pool. */
@@ -86,7 +68,7 @@ final class Compute implements AutoCloseable {
     @Override
     public void close() {
         if (pool != null) {
-            pool.shutdownNow();
+            pool.close();
         }
     }
 }

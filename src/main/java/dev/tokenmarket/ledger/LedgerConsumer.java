@@ -125,6 +125,9 @@ public class LedgerConsumer {
             config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
             config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, batchSizeMax);
             config.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 20);
+            // A member that vanished without leaving (a killed process) holds its partitions this long.
+            config.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+            config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
             consumer = new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer());
         }
 

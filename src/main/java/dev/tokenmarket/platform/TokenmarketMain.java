@@ -14,9 +14,6 @@ import java.nio.file.Path;
 @QuarkusMain
 public final class TokenmarketMain {
 
-    private TokenmarketMain() {
-    }
-
     public static void main(String... args) throws Exception {
         boolean postgresConfigured = isConfigured("QUARKUS_DATASOURCE_JDBC_URL", "quarkus.datasource.jdbc.url");
         boolean kafkaConfigured = isConfigured("KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap.servers");
@@ -27,7 +24,13 @@ public final class TokenmarketMain {
                 EmbeddedInfrastructure.start(dataDirectory, !postgresConfigured, !kafkaConfigured);
         infrastructure.configuration().forEach(System::setProperty);
         System.setProperty("tokenmarket.data-dir", dataDirectory.toString());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(infrastructure), "embedded-infra-stop"));
+        // PostgreSQL and Kafka stop only after the application has: its Kafka consumers must leave their group
+        // and its last transactions commit while both servers still answer, or the next start waits for the
+        // group's session timeout before any usage is settled.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            EmbeddedShutdownOrder.awaitApplicationStopped();
+            closeQuietly(infrastructure);
+        }, "embedded-infra-stop"));
         try {
             Quarkus.run(args);
         } finally {

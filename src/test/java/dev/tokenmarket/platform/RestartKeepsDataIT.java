@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -131,13 +130,16 @@ class RestartKeepsDataIT {
         builder.environment().put("TOKENMARKET_DATA_DIR", dataDirectory.toString());
         builder.environment().put("TOKENMARKET_PORT", Integer.toString(port));
         process = builder.start();
-        CompletableFuture.runAsync(() -> {
+        // A thread of its own: on two cores the common pool has one worker, which RestAssured's Groovy needs.
+        Thread.ofPlatform().daemon().name("app-output").start(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
                     synchronized (output) {
                         output.add(line);
                     }
+                    // Echoed so a failure's report shows what the application said.
+                    System.out.println("[app] " + line);
                 }
             } catch (IOException ignored) {
                 // The process ended.

@@ -26,6 +26,14 @@ public class TokenmarketInfrastructure implements QuarkusTestResourceLifecycleMa
             try {
                 Path dataDirectory = Files.createTempDirectory("tokenmarket-test-");
                 infrastructure = EmbeddedInfrastructure.start(dataDirectory, !postgresConfigured, !kafkaConfigured);
+                EmbeddedInfrastructure started = infrastructure;
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    try {
+                        started.close();
+                    } catch (IOException e) {
+                        System.err.println("embedded infrastructure did not stop cleanly: " + e.getMessage());
+                    }
+                }, "test-infra-stop"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -35,8 +43,8 @@ public class TokenmarketInfrastructure implements QuarkusTestResourceLifecycleMa
 
     @Override
     public synchronized void stop() {
-        // Kept for the whole JVM: every test class shares one PostgreSQL and one broker, which a JVM
-        // shutdown hook stops. Restarting them per class would triple the suite's run time.
+        // Kept for the whole JVM: every test class shares one PostgreSQL and one broker, which the shutdown
+        // hook registered in start() stops. Restarting them per class would triple the suite's run time.
     }
 
     /** The embedded infrastructure, for fault tests that stop and restart the broker. */

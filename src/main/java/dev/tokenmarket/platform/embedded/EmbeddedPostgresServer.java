@@ -33,6 +33,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 .setDataDirectory(dataDirectory)
                 .setCleanDataDirectory(false)
                 .setPGStartupWait(Duration.ofSeconds(60))
+                // Stopped by the owner, in order, after the application; zonky's own hook would race it.
+                .setRegisterShutdownHook(false)
                 // zonky turns synchronous_commit off by default; a money ledger must not lose a
                 // committed entry on a crash, so durability is put back to PostgreSQL's default.
                 .setServerConfig("synchronous_commit", "on")
