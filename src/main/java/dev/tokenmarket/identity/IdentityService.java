@@ -115,8 +115,7 @@ public class IdentityService {
         return caller;
     }
 
-    @Transactional
-    Caller lookUp(byte[] digest) {
+    private Caller lookUp(byte[] digest) {
         ApiKey key = ApiKey.find("keySha256 = ?1 and revokedAt is null", (Object) digest).firstResult();
         if (key == null) {
             return null;
