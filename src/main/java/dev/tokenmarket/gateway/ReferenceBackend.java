@@ -105,17 +105,27 @@ public class ReferenceBackend implements ReferenceModelNames {
         }
         LOG.infof("%s: downloading the reference model from %s into %s", missing, checkpointUrl,
                 models.toAbsolutePath().normalize());
-        for (ModelDownloader.Result result : List.of(
-                downloader.ensure(checkpointUrl, checkpointSha256, downloadedCheckpoint),
-                downloader.ensure(tokenizerUrl, tokenizerSha256, downloadedTokenizer))) {
-            if (!result.outcome().available()) {
-                LOG.errorf("could not download the reference model (%s): %s", result.outcome(), result.message());
-                serveSynthetic(missing + " and the download failed (" + result.outcome() + ")");
-                return;
-            }
-            LOG.infof("%s", result.message());
+        // The tokenizer is tried only once the checkpoint is in place: offline, one timeout is enough to wait.
+        if (fetched(downloader, checkpointUrl, checkpointSha256, downloadedCheckpoint, missing)
+                && fetched(downloader, tokenizerUrl, tokenizerSha256, downloadedTokenizer, missing)) {
+            serve(downloadedCheckpoint, downloadedTokenizer);
         }
-        serve(downloadedCheckpoint, downloadedTokenizer);
+    }
+
+    /** Downloads one file unless it is in place; on failure logs why and serves the synthetic model. */
+    private boolean fetched(ModelDownloader downloader, URI url, String sha256, Path target, String missing) {
+        ModelDownloader.Result result = downloader.ensure(url, sha256, target);
+        if (result.outcome().available()) {
+            LOG.infof("%s", result.message());
+            return true;
+        }
+        // Being offline is an expected state of a laptop or CI machine; anything else needs a person.
+        boolean offline = result.outcome() == ModelDownloader.Outcome.NO_NETWORK
+                || result.outcome() == ModelDownloader.Outcome.TIMED_OUT;
+        LOG.logf(offline ? Logger.Level.WARN : Logger.Level.ERROR,
+                "could not download the reference model (%s): %s", result.outcome(), result.message());
+        serveSynthetic(missing + " and the download failed (" + result.outcome() + ")");
+        return false;
     }
 
     private void serve(Path checkpointPath, Path tokenizerPath) {

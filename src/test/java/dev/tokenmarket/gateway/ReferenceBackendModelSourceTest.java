@@ -123,6 +123,18 @@ class ReferenceBackendModelSourceTest {
     }
 
     @Test
+    void shouldServeTheSyntheticModelAndKeepNothingWhenTheChecksumIsWrong() {
+        // Proves a checkpoint with the wrong SHA-256 is never served or kept, and the tokenizer is not fetched.
+        backend = backend(serverBase(), true);
+        backend.checkpointSha256 = "0".repeat(64);
+        backend.load();
+
+        assertEquals("stories260k-synthetic", backend.engine().modelName());
+        assertTrue(Files.notExists(dataDirectory.resolve("models/stories260K.bin")));
+        assertEquals(1, requests.get());
+    }
+
+    @Test
     void shouldNotDownloadWhenDownloadIsDisabled() {
         // Proves tokenmarket.inference.download.enabled=false keeps the service off the network.
         backend = backend(serverBase(), false);
