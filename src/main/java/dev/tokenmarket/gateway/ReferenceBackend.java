@@ -4,6 +4,7 @@ import dev.tokenmarket.catalog.ReferenceModelNames;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.inference.LlamaModel;
 import dev.tokenmarket.inference.ModelConfig;
+import dev.tokenmarket.inference.ModelDownloader;
 import dev.tokenmarket.inference.ReferenceEngine;
 import dev.tokenmarket.inference.Tokenizer;
 import dev.tokenmarket.platform.error.ApiException;
@@ -14,8 +15,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -41,24 +44,112 @@ public class ReferenceBackend implements ReferenceModelNames {
     @ConfigProperty(name = "tokenmarket.inference.tokenizer")
     String tokenizer;
 
+    @ConfigProperty(name = "tokenmarket.data-dir", defaultValue = "data")
+    String dataDirectory;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.enabled", defaultValue = "true")
+    boolean downloadEnabled;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.checkpoint-url")
+    URI checkpointUrl;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.checkpoint-sha256")
+    String checkpointSha256;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.tokenizer-url")
+    URI tokenizerUrl;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.tokenizer-sha256")
+    String tokenizerSha256;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.connect-timeout", defaultValue = "5s")
+    Duration connectTimeout;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.transfer-timeout", defaultValue = "10m")
+    Duration transferTimeout;
+
+    @ConfigProperty(name = "tokenmarket.inference.download.bytes-max", defaultValue = "1073741824")
+    long downloadBytesMax;
+
     private ReferenceEngine engine;
 
+    /**
+     * Finds the model in this order: the configured local files; files downloaded earlier into the data
+     * directory; a fresh download (when enabled); else the synthetic stand-in. The first two never touch
+     * the network, so a machine with the shared model files (every developer and CI) starts without delay.
+     */
     @PostConstruct
     void load() {
         Path checkpointPath = Path.of(checkpoint);
         Path tokenizerPath = Path.of(tokenizer);
         if (Files.isRegularFile(checkpointPath) && Files.isRegularFile(tokenizerPath)) {
-            LlamaModel model = LlamaModel.load(checkpointPath);
-            engine = new ReferenceEngine(modelName, model, Tokenizer.load(tokenizerPath, model.config().vocabSize()), false);
-            LOG.infof("reference engine serves '%s' from %s", modelName, checkpointPath.toAbsolutePath().normalize());
-        } else {
-            String syntheticName = modelName + "-synthetic";
-            engine = new ReferenceEngine(syntheticName, LlamaModel.synthetic(STORIES_260K_SHAPE, SYNTHETIC_SEED),
-                    Tokenizer.synthetic(STORIES_260K_SHAPE.vocabSize()), true);
-            LOG.warnf("no model file at %s (or no tokenizer at %s): the reference engine serves a SYNTHETIC model "
-                    + "with seeded random weights, listed as '%s'; its output is not meaningful text",
-                    checkpointPath.toAbsolutePath().normalize(), tokenizerPath.toAbsolutePath().normalize(), syntheticName);
+            serve(checkpointPath, tokenizerPath);
+            return;
         }
+        String missing = "no model file at " + checkpointPath.toAbsolutePath().normalize() + " (or no tokenizer at "
+                + tokenizerPath.toAbsolutePath().normalize() + ")";
+        Path models = Path.of(dataDirectory).resolve("models");
+        Path downloadedCheckpoint = models.resolve(fileName(checkpointUrl));
+        Path downloadedTokenizer = models.resolve(fileName(tokenizerUrl));
+        ModelDownloader downloader = new ModelDownloader(
+                new ModelDownloader.Limits(connectTimeout, transferTimeout, downloadBytesMax));
+        if (downloader.isPresent(checkpointSha256, downloadedCheckpoint)
+                && downloader.isPresent(tokenizerSha256, downloadedTokenizer)) {
+            serve(downloadedCheckpoint, downloadedTokenizer);
+            return;
+        }
+        if (!downloadEnabled) {
+            serveSynthetic(missing + ", none downloaded in " + models.toAbsolutePath().normalize()
+                    + ", and tokenmarket.inference.download.enabled is false");
+            return;
+        }
+        LOG.infof("%s: downloading the reference model from %s into %s", missing, checkpointUrl,
+                models.toAbsolutePath().normalize());
+        // The tokenizer is tried only once the checkpoint is in place: offline, one timeout is enough to wait.
+        if (fetched(downloader, checkpointUrl, checkpointSha256, downloadedCheckpoint, missing)
+                && fetched(downloader, tokenizerUrl, tokenizerSha256, downloadedTokenizer, missing)) {
+            serve(downloadedCheckpoint, downloadedTokenizer);
+        }
+    }
+
+    /** Downloads one file unless it is in place; on failure logs why and serves the synthetic model. */
+    private boolean fetched(ModelDownloader downloader, URI url, String sha256, Path target, String missing) {
+        ModelDownloader.Result result = downloader.ensure(url, sha256, target);
+        if (result.outcome().available()) {
+            LOG.infof("%s", result.message());
+            return true;
+        }
+        // Being offline is an expected state of a laptop or CI machine; anything else needs a person.
+        boolean offline = result.outcome() == ModelDownloader.Outcome.NO_NETWORK
+                || result.outcome() == ModelDownloader.Outcome.TIMED_OUT;
+        LOG.logf(offline ? Logger.Level.WARN : Logger.Level.ERROR,
+                "could not download the reference model (%s): %s", result.outcome(), result.message());
+        serveSynthetic(missing + " and the download failed (" + result.outcome() + ")");
+        return false;
+    }
+
+    private void serve(Path checkpointPath, Path tokenizerPath) {
+        LlamaModel model = LlamaModel.load(checkpointPath);
+        engine = new ReferenceEngine(modelName, model, Tokenizer.load(tokenizerPath, model.config().vocabSize()), false);
+        LOG.infof("reference engine serves '%s' from %s", modelName, checkpointPath.toAbsolutePath().normalize());
+    }
+
+    private void serveSynthetic(String why) {
+        String syntheticName = modelName + "-synthetic";
+        engine = new ReferenceEngine(syntheticName, LlamaModel.synthetic(STORIES_260K_SHAPE, SYNTHETIC_SEED),
+                Tokenizer.synthetic(STORIES_260K_SHAPE.vocabSize()), true);
+        LOG.warnf("%s: the reference engine serves a SYNTHETIC model with seeded random weights, listed as '%s'; "
+                + "its output is not meaningful text", why, syntheticName);
+    }
+
+    /** The last segment of the URL's path, so each configured model keeps its own file name on disk. */
+    static String fileName(URI url) {
+        String path = url.getPath() == null ? "" : url.getPath();
+        String name = path.substring(path.lastIndexOf('/') + 1);
+        if (name.isBlank() || name.equals(".") || name.equals("..")) {
+            throw new IllegalArgumentException("model download URL must end with a file name: " + url);
+        }
+        return name;
     }
 
     public ReferenceEngine engine() {

@@ -13,6 +13,12 @@
  * The richer overload with {@link dev.tokenmarket.inference.GenerationOptions} adds presence and
  * frequency penalties, log-probabilities with top alternatives, and pacing (max tokens/second).
  *
+ * <p><b>Model files.</b> {@link dev.tokenmarket.inference.ModelDownloader} fetches a checkpoint or
+ * tokenizer over HTTP(S) into a directory, bounded by a connect timeout, a transfer deadline and a
+ * size limit; the file appears under its final name only after its SHA-256 matches (temporary file,
+ * then atomic rename). Failures such as no network or a wrong checksum are returned as outcomes with
+ * a clear message, so the caller can fall back to the synthetic model.
+ *
  * <p><b>Chat template.</b> The TinyStories models are not chat-tuned, so
  * {@link dev.tokenmarket.inference.ChatTemplate} joins the message contents with {@code "\n"} and
  * does not render roles. One user message with empty content renders to the empty prompt, which
