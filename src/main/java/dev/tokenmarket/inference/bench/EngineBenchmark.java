@@ -91,6 +91,7 @@ public final class EngineBenchmark {
                 LlamaModel model = p.equals("fp32") ? candidate.model() : candidate.model().quantizeQ8(32);
                 int perStream = tokens > 0 ? tokens : Math.min(255, model.config().seqLen() - 1);
                 Model m = new Model(candidate.name(), model, candidate.tokenizer());
+                timeToFirstToken(m, p, cores);
                 run(m, p, "1 stream, 1 thread", 1, 1, perStream);
                 run(m, p, "1 stream, " + cores + " threads", cores, 1, perStream);
                 for (int n : streams) {
@@ -118,6 +119,48 @@ public final class EngineBenchmark {
             } while (nanos < MEASURE_NANOS);
             System.out.printf(Locale.ROOT, "%-22s %-5s %-26s %8d %10.1f%n", m.name(), precision, label, tokens,
                     tokens / (nanos / 1e9));
+        }
+    }
+
+    private static final int TTFT_PROMPT_TOKENS = 200;
+    private static final int TTFT_RUNS = 15;
+
+    /**
+     * Time to first token of a 200-token prompt, prompt processed in one batched step versus one token
+     * per step (rowsPerStepMax 1), median of {@link #TTFT_RUNS} runs after as many warm-up runs.
+     */
+    private static void timeToFirstToken(Model m, String precision, int cores) throws Exception {
+        StringBuilder text = new StringBuilder();
+        String prompt = "";
+        for (int round = 0; round < 1_000; round++) {
+            text.append(round % 2 == 0 ? "Once upon a time, there was a little girl named Lily. " : "She liked to play in the park with her ball. ");
+            prompt = text.toString();
+            if (m.tokenizer().encode(prompt, true, false).length >= TTFT_PROMPT_TOKENS) {
+                break;
+            }
+        }
+        int promptTokens = m.tokenizer().encode(prompt, true, false).length;
+        for (int rows : new int[] {1, 256}) {
+            EngineOptions options = new EngineOptions(cores, 1, rows, 16);
+            try (ReferenceEngine engine = new ReferenceEngine(m.name(), m.model(), m.tokenizer(), true, options)) {
+                long[] nanos = new long[TTFT_RUNS];
+                for (int run = 0; run < 2 * TTFT_RUNS; run++) {
+                    long start = System.nanoTime();
+                    long[] first = {0};
+                    engine.generate(GenerationRequest.greedy(prompt, 1), piece -> {
+                        if (first[0] == 0) {
+                            first[0] = System.nanoTime() - start;
+                        }
+                        return true;
+                    });
+                    if (run >= TTFT_RUNS) {
+                        nanos[run - TTFT_RUNS] = first[0] == 0 ? System.nanoTime() - start : first[0];
+                    }
+                }
+                java.util.Arrays.sort(nanos);
+                System.out.printf(Locale.ROOT, "%-22s %-5s %-26s %8d %8.2f ms%n", m.name(), precision,
+                        "TTFT, " + (rows == 1 ? "token by token" : "batched prompt"), promptTokens, nanos[TTFT_RUNS / 2] / 1e6);
+            }
         }
     }
 
