@@ -54,6 +54,23 @@ public final class Market {
                 .post("/api/endpoints").then().statusCode(201).extract().path("id");
     }
 
+    /** Lists an endpoint with any backend object (reference with pacing, or an OpenAI-compatible upstream). */
+    public static String endpoint(Org provider, String promptPrice, String completionPrice, int maxConcurrency,
+                                  Map<String, Object> backend) {
+        return as(provider.key()).body(Map.of(
+                        "model", MODEL, "hardware", "test cpu", "hardware_class", "cpu", "region", "local",
+                        "pricing", Map.of("prompt", promptPrice, "completion", completionPrice),
+                        "declared", Map.of("throughput_tps", 100, "ttft_ms", 200),
+                        "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", maxConcurrency),
+                        "backend", backend))
+                .post("/api/endpoints").then().statusCode(201).extract().path("id");
+    }
+
+    /** Routing preferences that pin a request to the given endpoints (the catalog is shared by all test classes). */
+    public static Map<String, Object> only(String... endpointIds) {
+        return Map.of("only", List.of(endpointIds));
+    }
+
     public static Response deposit(Org buyer, String amountUsd, String idempotencyKey) {
         return as(ADMIN_KEY).header("Idempotency-Key", idempotencyKey)
                 .body(Map.of("org_id", buyer.id(), "amount", amountUsd, "reference", "test deposit"))
