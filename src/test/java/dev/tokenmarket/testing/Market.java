@@ -23,7 +23,8 @@ public final class Market {
     private Market() {
     }
 
-    public record Org(String id, String key) {
+    /** An organization with its first key: the secret, and the key's id for the limits and usage API. */
+    public record Org(String id, String key, String keyId) {
     }
 
     public static RequestSpecification as(String key) {
@@ -33,9 +34,9 @@ public final class Market {
     public static Org org(String name, String... roles) {
         String id = as(ADMIN_KEY).body(Map.of("name", name + " " + UUID.randomUUID(), "roles", List.of(roles)))
                 .post("/api/orgs").then().statusCode(201).extract().path("id");
-        String key = as(ADMIN_KEY).body(Map.of("name", "test key"))
-                .post("/api/orgs/" + id + "/keys").then().statusCode(201).extract().path("key");
-        return new Org(id, key);
+        io.restassured.path.json.JsonPath created = as(ADMIN_KEY).body(Map.of("name", "test key"))
+                .post("/api/orgs/" + id + "/keys").then().statusCode(201).extract().jsonPath();
+        return new Org(id, created.getString("key"), created.getString("id"));
     }
 
     /** Lists a reference-engine endpoint for stories260k; prices in USD per 1M tokens. */
