@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 
 /**
  * Buyer: the OpenAI-compatible completion endpoints, whole or streamed as server-sent events. Matching
@@ -87,10 +88,11 @@ public class CompletionsResource {
                             MediaType.APPLICATION_JSON_TYPE)
                     .header(GENERATION_ID_HEADER, id).build();
         }
-        CompletionPayloads.Header header = header(id, call, order.offer(), Instant.now().getEpochSecond());
+        long created = Instant.now().getEpochSecond();
         StreamingOutput stream = output -> {
             try (EventStream events = new EventStream(output, keepAliveTimer, keepAliveInterval.toMillis())) {
-                stream(order, header, events);
+                // Chunks name the endpoint serving at the time: a fallback before the first token changes it.
+                stream(order, () -> header(id, call, order.offer(), created), events);
             }
         };
         return Response.ok(stream, MediaType.SERVER_SENT_EVENTS_TYPE)
@@ -106,13 +108,13 @@ public class CompletionsResource {
     }
 
     /** Streams the tokens as they come, then the finish reasons, the usage with its cost, and [DONE]. */
-    private void stream(SpotFlow.Order order, CompletionPayloads.Header header, EventStream events) {
+    private void stream(SpotFlow.Order order, Supplier<CompletionPayloads.Header> header, EventStream events) {
         Set<Integer> started = new HashSet<>();
         int[] textOffset = new int[CompletionCall.CHOICES_MAX];
         TokenSink sink = (index, text, token) -> {
             // The first chunk of each choice carries the assistant role, as OpenAI's streams do.
             boolean first = started.add(index);
-            boolean sent = events.data(CompletionPayloads.delta(header, index, text, first, token, textOffset[index]));
+            boolean sent = events.data(CompletionPayloads.delta(header.get(), index, text, first, token, textOffset[index]));
             textOffset[index] += text.length();
             return sent;
         };
@@ -128,7 +130,7 @@ public class CompletionsResource {
             events.data(ErrorResponses.openAiError(e.code().code(), e.code().openAiType(), e.getMessage(), e.field()));
             return;
         } catch (RuntimeException e) {
-            LOG.error("stream of " + header.id() + " failed", e);
+            LOG.error("stream of " + header.get().id() + " failed", e);
             events.data(ErrorResponses.openAiError("internal_error", "api_error", "Internal error; the stream ended early.", null));
             return;
         }
@@ -136,9 +138,9 @@ public class CompletionsResource {
             return;
         }
         for (Served.Choice choice : completion.served().choices()) {
-            events.data(CompletionPayloads.finish(header, choice.index(), choice.finishReason()));
+            events.data(CompletionPayloads.finish(header.get(), choice.index(), choice.finishReason()));
         }
-        events.data(CompletionPayloads.usageChunk(header, completion));
+        events.data(CompletionPayloads.usageChunk(header.get(), completion));
         events.done();
     }
 }

@@ -1,0 +1,205 @@
+package dev.tokenmarket.gateway;
+
+import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Org;
+import dev.tokenmarket.testing.ServerSentEvents;
+import dev.tokenmarket.testing.TestUpstream;
+import dev.tokenmarket.testing.TestUpstream.Behaviour;
+import dev.tokenmarket.testing.TokenmarketInfrastructure;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.tokenmarket.testing.Market.as;
+import static dev.tokenmarket.testing.Market.usd;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Proxying to OpenAI-compatible upstreams, against a real local one that generates with its own engine. */
+@QuarkusTest
+@WithTestResource(TokenmarketInfrastructure.class)
+class UpstreamProxyTest {
+
+    private TestUpstream upstream;
+    private Org provider;
+    private Org buyer;
+    private final List<String> listed = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws IOException {
+        upstream = new TestUpstream();
+        provider = Market.org("provider", "provider");
+        buyer = Market.org("buyer", "buyer");
+        Market.funded(buyer, "5.00");
+    }
+
+    @AfterEach
+    void stop() {
+        // The catalog is shared with other test classes: take these endpoints off the market again.
+        listed.forEach(id -> as(provider.key()).delete("/api/endpoints/" + id));
+        upstream.close();
+    }
+
+    private String upstreamEndpoint(String price) {
+        String id = Market.endpoint(provider, price, price, 8, Map.of("type", "openai", "url", upstream.url(),
+                "api_key", "sk-test-upstream", "model", "stories260k"));
+        listed.add(id);
+        return id;
+    }
+
+    private String referenceEndpoint(String price) {
+        String id = Market.endpoint(provider, price, price, 100, 200, 8);
+        listed.add(id);
+        return id;
+    }
+
+    private static Map<String, Object> chat(int maxTokens, Map<String, Object> routing) {
+        Map<String, Object> request = new HashMap<>(Map.of("model", Market.MODEL, "max_tokens", maxTokens, "temperature", 0,
+                "messages", List.of(Map.of("role", "user", "content", "The cat")), "provider", routing));
+        return request;
+    }
+
+    private static Map<String, Object> streamed(Map<String, Object> request) {
+        request.put("stream", true);
+        return request;
+    }
+
+    @Test
+    void shouldProxyAStreamTokenByTokenAndBillTheUsageTheUpstreamReports() {
+        // Proves streaming pass-through: the upstream's tokens arrive as separate chunks and its usage is billed.
+        String viaUpstream = upstreamEndpoint("1000.00");
+        String local = referenceEndpoint("1000.00");
+        String expected = as(buyer.key()).body(chat(25, Market.only(local))).post("/v1/chat/completions")
+                .then().statusCode(200).extract().path("choices[0].message.content");
+
+        Response response = as(buyer.key()).body(streamed(chat(25, Market.only(viaUpstream)))).post("/v1/chat/completions");
+        assertEquals(200, response.statusCode());
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        assertEquals(expected, events.text(0), "same model, greedy: the proxied text equals the local one");
+        assertTrue(events.chunks().size() > 20, "token by token, not one block");
+        JsonPath last = events.chunks().getLast();
+        assertEquals(25, last.getInt("usage.completion_tokens"));
+        assertEquals(viaUpstream, last.getString("endpoint_id"));
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldCountTokensWithTheModelTokenizerWhenTheUpstreamReportsNoUsage() {
+        // Proves an upstream without usage is still billed, by counting its text with the model's tokenizer.
+        String viaUpstream = upstreamEndpoint("1000.00");
+        upstream.behave(Behaviour.SERVE_WITHOUT_USAGE);
+        JsonPath answer = as(buyer.key()).body(chat(20, Market.only(viaUpstream))).post("/v1/chat/completions")
+                .then().statusCode(200).extract().jsonPath();
+        int completionTokens = answer.getInt("usage.completion_tokens");
+        // Re-tokenising text is close to, not exactly, the count sampled: merges and the dummy prefix space differ.
+        assertTrue(completionTokens >= 15 && completionTokens <= 22,
+                "the 20 generated tokens re-counted by the tokenizer: " + completionTokens);
+        assertTrue(answer.getInt("usage.prompt_tokens") > 1);
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldFallBackToTheNextEndpointWhenTheFirstFailsBeforeItsFirstToken() {
+        // Proves fallback: the cheaper endpoint answers 500, the request is served by the next one and billed once.
+        String failing = upstreamEndpoint("1.00");
+        String healthy = referenceEndpoint("2.00");
+        upstream.behave(Behaviour.FAIL_WITH_500);
+        JsonPath answer = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
+                .then().statusCode(200).extract().jsonPath();
+        assertEquals(healthy, answer.getString("endpoint_id"));
+        assertEquals(1, upstream.requests(), "the failing endpoint was tried first");
+        Market.awaitSettled(buyer);
+        BigDecimal charged = usd("5.00").subtract(usd(Market.balance(buyer).get("posted")));
+        assertEquals(0, charged.compareTo(usd(answer.getString("usage.cost"))), "the failed attempt's hold was released");
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldFallBackWhenAnUpstreamSendsNothingBeforeTheFirstByteTimeout() {
+        // Proves the first-byte timeout: a silent upstream is abandoned and the next endpoint serves the stream.
+        String silent = upstreamEndpoint("1.00");
+        String healthy = referenceEndpoint("2.00");
+        upstream.behave(Behaviour.HANG);
+        Response response = as(buyer.key()).body(streamed(chat(10, Market.only(silent, healthy)))).post("/v1/chat/completions");
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        assertTrue(events.endsWithDone());
+        assertEquals(healthy, events.chunks().getLast().getString("endpoint_id"));
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldAnswer502WithoutTryingOthersWhenFallbacksAreDisallowed() {
+        // Proves allow_fallbacks:false: the failure is reported, no other endpoint is used, nothing is charged.
+        String failing = upstreamEndpoint("1.00");
+        String healthy = referenceEndpoint("2.00");
+        upstream.behave(Behaviour.FAIL_WITH_500);
+        as(buyer.key()).body(chat(10, Map.of("only", List.of(failing, healthy), "allow_fallbacks", false)))
+                .post("/v1/chat/completions").then().statusCode(502)
+                .body("error.code", equalTo("upstream_failed"))
+                .body("error.message", containsString("allow_fallbacks is false"));
+        Map<String, String> balance = Market.balance(buyer);
+        assertEquals(0, usd("5.00").compareTo(usd(balance.get("available"))), balance.toString());
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldTakeAFailingEndpointOutOfRotationAndBringItBackAfterTheCoolDown() {
+        // Proves the circuit breaker: after 3 failures the endpoint is skipped (503 names why), then returns by itself.
+        String flaky = upstreamEndpoint("1.00");
+        upstream.behave(Behaviour.FAIL_WITH_500);
+        for (int i = 0; i < 3; i++) {
+            as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions").then().statusCode(502);
+        }
+        as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions").then().statusCode(503)
+                .body("error.code", equalTo("no_provider_available"))
+                .body("error.message", containsString("circuit breaker"));
+        assertEquals(3, upstream.requests(), "an open circuit sends nothing upstream");
+
+        upstream.behave(Behaviour.SERVE);
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() ->
+                as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions").statusCode() == 200);
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldEndTheStreamWithAnErrorEventAndBillTheDeliveredTokensWhenTheUpstreamBreaksMidStream() {
+        // Proves no silent switch after the first token: the client gets an error event and pays for what it received.
+        String breaking = upstreamEndpoint("500.00");
+        String healthy = referenceEndpoint("1000.00");
+        upstream.behave(Behaviour.BREAK_AFTER_THREE_TOKENS);
+        Response response = as(buyer.key()).body(streamed(chat(30, Market.only(breaking, healthy)))).post("/v1/chat/completions");
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        assertTrue(!events.endsWithDone(), "an interrupted stream does not claim completion");
+        JsonPath last = events.chunks().getLast();
+        assertEquals("upstream_failed", last.getString("error.code"));
+        String id = response.header("X-Generation-Id");
+        Market.awaitSettled(buyer);
+        JsonPath generation = as(buyer.key()).queryParam("id", id).get("/v1/generation").then().statusCode(200)
+                .extract().jsonPath();
+        assertEquals(breaking, generation.getString("data.endpoint_id"), "no switch to the healthy endpoint");
+        assertTrue(generation.getInt("data.completion_tokens") >= 1 && generation.getInt("data.completion_tokens") <= 5,
+                "the three delivered tokens, re-counted: " + generation.getInt("data.completion_tokens"));
+        BigDecimal charged = usd("5.00").subtract(usd(Market.balance(buyer).get("posted")));
+        assertEquals(0, charged.compareTo(usd(generation.getString("data.cost"))));
+        Market.assertLedgerBalanced();
+    }
+}
