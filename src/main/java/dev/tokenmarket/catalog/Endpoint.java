@@ -44,6 +44,8 @@ public class Endpoint extends PanacheEntityBase {
     public String backendApiKeyEncrypted;
     @Column(name = "backend_model")
     public String backendModel;
+    @Column(name = "backend_max_tokens_per_second")
+    public Integer backendMaxTokensPerSecond;
     public String status;
     @Column(name = "price_version")
     public int priceVersion;

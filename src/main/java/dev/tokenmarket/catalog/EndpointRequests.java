@@ -16,7 +16,7 @@ public final class EndpointRequests {
     public record Capacity(Integer tokensPerMinute, Integer maxConcurrency) {
     }
 
-    public record Backend(String type, String url, String apiKey, String model) {
+    public record Backend(String type, String url, String apiKey, String model, Integer maxTokensPerSecond) {
     }
 
     public record CreateEndpoint(String model, String hardware, String hardwareClass, String region, Pricing pricing,

@@ -97,6 +97,12 @@ public class EndpointService {
                 }
                 e.backendType = "reference";
                 e.backendModel = e.model;
+                Integer pace = b.maxTokensPerSecond();
+                if (pace != null && (pace < 1 || pace > 1_000_000)) {
+                    throw ApiException.invalid("backend.max_tokens_per_second",
+                            "Field 'backend.max_tokens_per_second' must be between 1 and 1000000 (omit it for unpaced delivery).");
+                }
+                e.backendMaxTokensPerSecond = pace;
             }
             case "openai" -> {
                 String url = text(b.url(), "backend.url");

@@ -11,7 +11,7 @@ public record EndpointView(UUID id, UUID providerOrgId, String model, String har
                            EndpointRequests.Capacity capacity, BackendView backend, String status,
                            int priceVersion, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 
-    public record BackendView(String type, String url, String model, boolean hasApiKey) {
+    public record BackendView(String type, String url, String model, boolean hasApiKey, Integer maxTokensPerSecond) {
     }
 
     public static EndpointView of(Endpoint e) {
@@ -20,7 +20,8 @@ public record EndpointView(UUID id, UUID providerOrgId, String model, String har
                         Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens)),
                 new EndpointRequests.Declared(e.declaredThroughputTps, e.declaredTtftMs),
                 new EndpointRequests.Capacity(e.capacityTokensPerMinute, e.capacityMaxConcurrency),
-                new BackendView(e.backendType, e.backendUrl, e.backendModel, e.backendApiKeyEncrypted != null),
+                new BackendView(e.backendType, e.backendUrl, e.backendModel, e.backendApiKeyEncrypted != null,
+                        e.backendMaxTokensPerSecond),
                 e.status, e.priceVersion, e.createdAt, e.updatedAt);
     }
 }

@@ -2,6 +2,7 @@ package dev.tokenmarket.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenmarket.inference.ChatMessage;
+import dev.tokenmarket.inference.ChatTemplate;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.routing.RoutingPreferences;
@@ -16,7 +17,14 @@ import java.util.Set;
  */
 public record CompletionCall(boolean chat, String model, String prompt, List<ChatMessage> messages, Integer maxTokens,
                              double temperature, double topP, int topK, Long seed, List<String> stop,
-                             boolean stream, RoutingPreferences routing) {
+                             boolean stream, RoutingPreferences routing, int n, double presencePenalty,
+                             double frequencyPenalty, boolean logprobs, int topLogprobs, String user) {
+
+    /** Choices per request; each is a full generation, so the hold grows with n. */
+    public static final int CHOICES_MAX = 8;
+    /** Legacy completions take logprobs as the number of alternatives, at most 5 as in OpenAI's API. */
+    private static final int LEGACY_LOGPROBS_MAX = 5;
+    private static final int USER_LENGTH_MAX = 256;
 
     private static final int STOP_SEQUENCES_MAX = 4;
     private static final int MESSAGES_MAX = 1_000;
@@ -51,16 +59,38 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
             }
             seed = seedNode.asLong();
         }
-        Integer n = optionalInt(body, "n", 1, 128);
-        if (n != null && n != 1) {
-            throw ApiException.invalid("n", "Field 'n' must be 1: endpoints here return one choice per request.");
-        }
+        Integer n = optionalInt(body, "n", 1, CHOICES_MAX);
         boolean stream = optionalBoolean(body, "stream", false);
-        if (stream) {
-            throw ApiException.invalid("stream", "Field 'stream' must be false: streaming responses are not available on this server yet.");
+        double presencePenalty = optionalNumber(body, "presence_penalty", -2, 2, 0);
+        double frequencyPenalty = optionalNumber(body, "frequency_penalty", -2, 2, 0);
+        boolean logprobs;
+        int topLogprobs;
+        if (chat) {
+            logprobs = optionalBoolean(body, "logprobs", false);
+            Integer top = optionalInt(body, "top_logprobs", 0, 20);
+            if (top != null && top > 0 && !logprobs) {
+                throw ApiException.invalid("top_logprobs", "Field 'top_logprobs' needs 'logprobs': true.");
+            }
+            topLogprobs = top == null ? 0 : top;
+        } else {
+            // The legacy completions API takes logprobs as the number of alternatives to list (0 lists none).
+            Integer legacy = optionalInt(body, "logprobs", 0, LEGACY_LOGPROBS_MAX);
+            logprobs = legacy != null;
+            topLogprobs = legacy == null ? 0 : legacy;
+        }
+        JsonNode userNode = body.get("user");
+        if (userNode != null && !userNode.isNull() && (!userNode.isTextual() || userNode.asText().length() > USER_LENGTH_MAX)) {
+            throw ApiException.invalid("user", "Field 'user' must be a string of at most " + USER_LENGTH_MAX + " characters.");
         }
         return new CompletionCall(chat, model, prompt, messages, maxTokens, temperature, topP, topK == null ? 0 : topK,
-                seed, stop(body.get("stop")), stream, routing(body.get("provider")));
+                seed, stop(body.get("stop")), stream, routing(body.get("provider")), n == null ? 1 : n,
+                presencePenalty, frequencyPenalty, logprobs, topLogprobs,
+                userNode == null || userNode.isNull() ? null : userNode.asText());
+    }
+
+    /** The prompt as the backend sees it: the chat template applied to the messages, or the raw prompt. */
+    public String promptText() {
+        return chat ? ChatTemplate.render(messages) : prompt;
     }
 
     private static String prompt(JsonNode node) {

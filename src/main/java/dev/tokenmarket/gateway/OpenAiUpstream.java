@@ -6,25 +6,41 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenmarket.catalog.SecretBox;
 import dev.tokenmarket.inference.ChatMessage;
-import dev.tokenmarket.inference.ChatTemplate;
+import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.stream.Stream;
 
-/** Serves a request through any OpenAI-compatible server (non-streaming). */
+/**
+ * Serves a request through any OpenAI-compatible server. A streaming request is proxied token by token
+ * (the upstream's SSE chunks are re-emitted as they arrive); usage the upstream reports is billed, and
+ * when it reports none the text is counted with the reference tokenizer.
+ */
 @ApplicationScoped
 public class OpenAiUpstream {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(120);
+
+    /** An upstream that has not answered with headers by then is treated as failed, and the next candidate tried. */
+    @ConfigProperty(name = "tokenmarket.gateway.first-byte-timeout", defaultValue = "PT30S")
+    Duration firstByteTimeout;
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
             .version(HttpClient.Version.HTTP_1_1).build();
@@ -35,7 +51,19 @@ public class OpenAiUpstream {
     @Inject
     ReferenceBackend reference;
 
-    public Served serve(Offer offer, CompletionCall call, int maxTokens) throws UpstreamFailure {
+    /** Accumulates one choice of the upstream's answer. */
+    private static final class ChoiceText {
+        final StringBuilder text = new StringBuilder();
+        String finishReason;
+    }
+
+    public Served serve(Offer offer, CompletionCall call, int maxTokens, TokenSink sink, long startedNanos)
+            throws UpstreamFailure {
+        HttpRequest request = request(offer, call, maxTokens);
+        return call.stream() ? streamed(offer, call, request, sink, startedNanos) : whole(offer, call, request, startedNanos);
+    }
+
+    private HttpRequest request(Offer offer, CompletionCall call, int maxTokens) {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", offer.backendModel());
         if (call.chat()) {
@@ -49,59 +77,184 @@ public class OpenAiUpstream {
         body.put("max_tokens", maxTokens);
         body.put("temperature", call.temperature());
         body.put("top_p", call.topP());
+        if (call.n() > 1) {
+            body.put("n", call.n());
+        }
+        if (call.presencePenalty() != 0) {
+            body.put("presence_penalty", call.presencePenalty());
+        }
+        if (call.frequencyPenalty() != 0) {
+            body.put("frequency_penalty", call.frequencyPenalty());
+        }
         if (call.seed() != null) {
             body.put("seed", call.seed());
+        }
+        if (call.user() != null) {
+            body.put("user", call.user());
         }
         if (!call.stop().isEmpty()) {
             ArrayNode stop = body.putArray("stop");
             call.stop().forEach(stop::add);
         }
+        if (call.stream()) {
+            body.put("stream", true);
+            body.putObject("stream_options").put("include_usage", true);
+        }
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(offer.backendUrl() + (call.chat() ? "/chat/completions" : "/completions")))
-                .timeout(REQUEST_TIMEOUT)
+                .timeout(firstByteTimeout)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
         if (offer.backendApiKeyEncrypted() != null) {
             request.header("Authorization", "Bearer " + secrets.decrypt(offer.backendApiKeyEncrypted()));
         }
-        long started = System.nanoTime();
-        HttpResponse<String> response;
+        return request.build();
+    }
+
+    private <T> HttpResponse<T> send(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler) throws UpstreamFailure {
+        HttpResponse<T> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = http.send(request, handler);
+        } catch (HttpTimeoutException e) {
+            throw new UpstreamFailure("upstream " + offer.backendUrl() + " sent nothing within " + firstByteTimeout.toMillis() + " ms", e);
         } catch (IOException e) {
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " is unreachable: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure("interrupted while waiting for the upstream", e);
         }
-        long ttft = System.nanoTime() - started;
         if (response.statusCode() / 100 != 2) {
+            if (response.body() instanceof Stream<?> lines) {
+                lines.close();
+            }
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " answered HTTP " + response.statusCode(), null);
         }
+        return response;
+    }
+
+    private Served whole(Offer offer, CompletionCall call, HttpRequest request, long startedNanos) throws UpstreamFailure {
+        HttpResponse<String> response = send(offer, request, HttpResponse.BodyHandlers.ofString());
+        long ttft = System.nanoTime() - startedNanos;
         JsonNode answer;
         try {
             answer = JSON.readTree(response.body());
         } catch (IOException e) {
             throw new UpstreamFailure("upstream answered something other than JSON", e);
         }
-        JsonNode choice = answer.path("choices").path(0);
-        String text = call.chat() ? choice.path("message").path("content").asText("") : choice.path("text").asText("");
-        String finish = choice.path("finish_reason").asText("stop");
-        JsonNode usage = answer.path("usage");
-        // Usage reported by the upstream is billed; when it reports none, the tokens are counted with the
-        // reference tokenizer, the closest measure this server has.
-        int promptTokens = usage.path("prompt_tokens").isInt() ? usage.get("prompt_tokens").asInt()
-                : countTokens(call.chat() ? ChatTemplate.render(call.messages()) : call.prompt());
-        int completionTokens = usage.path("completion_tokens").isInt() ? usage.get("completion_tokens").asInt()
-                : Math.max(0, countTokens(text) - 1);
-        return new Served(text, promptTokens, completionTokens, finish, ttft);
+        TreeMap<Integer, ChoiceText> choices = new TreeMap<>();
+        for (JsonNode choice : answer.path("choices")) {
+            ChoiceText c = choices.computeIfAbsent(choice.path("index").asInt(choices.size()), i -> new ChoiceText());
+            c.text.append(call.chat() ? choice.path("message").path("content").asText("") : choice.path("text").asText(""));
+            c.finishReason = choice.path("finish_reason").asText("stop");
+        }
+        if (choices.isEmpty()) {
+            throw new UpstreamFailure("upstream answered without choices", null);
+        }
+        return served(call, choices, answer.path("usage"), ttft, false);
+    }
+
+    /**
+     * Proxies the upstream's stream. Until the first token reaches the client a failure is an
+     * {@link UpstreamFailure} (another endpoint may take over); after it, a {@link MidStreamFailure}.
+     */
+    private Served streamed(Offer offer, CompletionCall call, HttpRequest request, TokenSink sink, long startedNanos)
+            throws UpstreamFailure {
+        HttpResponse<Stream<String>> response = send(offer, request, HttpResponse.BodyHandlers.ofLines());
+        TreeMap<Integer, ChoiceText> choices = new TreeMap<>();
+        JsonNode usage = null;
+        long ttft = 0;
+        boolean cancelled = false;
+        boolean done = false;
+        try (Stream<String> lines = response.body()) {
+            Iterator<String> it = lines.iterator();
+            while (!done && !cancelled && it.hasNext()) {
+                String line = it.next();
+                if (!line.startsWith("data:")) {
+                    continue;
+                }
+                String data = line.substring(5).strip();
+                if (data.equals("[DONE]")) {
+                    done = true;
+                    continue;
+                }
+                JsonNode chunk;
+                try {
+                    chunk = JSON.readTree(data);
+                } catch (IOException e) {
+                    throw fail("upstream sent a chunk that is not JSON", ttft, call, choices, usage);
+                }
+                if (chunk.has("error")) {
+                    throw fail("upstream reported an error: " + chunk.path("error").path("message").asText(),
+                            ttft, call, choices, usage);
+                }
+                if (chunk.hasNonNull("usage")) {
+                    usage = chunk.get("usage");
+                }
+                for (JsonNode choice : chunk.path("choices")) {
+                    int index = choice.path("index").asInt(0);
+                    ChoiceText c = choices.computeIfAbsent(index, i -> new ChoiceText());
+                    String piece = call.chat() ? choice.path("delta").path("content").asText("") : choice.path("text").asText("");
+                    if (!choice.path("finish_reason").isNull() && !choice.path("finish_reason").isMissingNode()) {
+                        c.finishReason = choice.path("finish_reason").asText();
+                    }
+                    if (piece.isEmpty()) {
+                        continue;
+                    }
+                    if (ttft == 0) {
+                        ttft = System.nanoTime() - startedNanos;
+                    }
+                    c.text.append(piece);
+                    if (!sink.accept(index, piece, null)) {
+                        // Closing the stream closes the connection: the upstream stops generating.
+                        cancelled = true;
+                        break;
+                    }
+                }
+            }
+        } catch (UncheckedIOException e) {
+            throw fail("upstream connection broke: " + e.getCause().getMessage(), ttft, call, choices, usage);
+        }
+        if (!done && !cancelled) {
+            throw fail("upstream ended its stream without [DONE]", ttft, call, choices, usage);
+        }
+        if (choices.isEmpty()) {
+            choices.put(0, new ChoiceText());
+        }
+        return served(call, choices, usage, ttft == 0 ? System.nanoTime() - startedNanos : ttft, cancelled);
+    }
+
+    /** Before the first token the failure may fall back; after it, it carries what was produced. */
+    private MidStreamFailure fail(String message, long ttft, CompletionCall call, TreeMap<Integer, ChoiceText> choices,
+                                  JsonNode usage) throws UpstreamFailure {
+        if (ttft == 0) {
+            throw new UpstreamFailure(message, null);
+        }
+        choices.values().forEach(c -> c.finishReason = "error");
+        return new MidStreamFailure(message, served(call, choices, usage, ttft, false));
+    }
+
+    private Served served(CompletionCall call, TreeMap<Integer, ChoiceText> choices, JsonNode usage, long ttft, boolean cancelled) {
+        List<Served.Choice> result = new ArrayList<>();
+        int countedCompletion = 0;
+        for (var entry : choices.entrySet()) {
+            ChoiceText c = entry.getValue();
+            result.add(new Served.Choice(entry.getKey(), c.text.toString(),
+                    cancelled ? "cancelled" : c.finishReason == null ? "stop" : c.finishReason, List.of()));
+            countedCompletion += c.text.isEmpty() ? 0 : countTokens(c.text.toString()) - 1;
+        }
+        // Usage reported by the upstream is billed; when it reports none (or the stream was cut), the tokens
+        // are counted with the reference tokenizer, the closest measure this server has.
+        boolean reported = usage != null && usage.path("prompt_tokens").isInt() && usage.path("completion_tokens").isInt();
+        int promptTokens = reported ? usage.get("prompt_tokens").asInt() : countTokens(call.promptText());
+        int completionTokens = reported ? usage.get("completion_tokens").asInt() : countedCompletion;
+        return new Served(result, promptTokens, completionTokens, ttft, cancelled);
     }
 
     /** Tokens of {@code text} with the reference tokenizer (BOS included); its UTF-8 bytes when it is too long to encode. */
     private int countTokens(String text) {
         try {
             return reference.engine().countTokens(text);
-        } catch (dev.tokenmarket.inference.InferenceException e) {
-            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
+        } catch (InferenceException e) {
+            return text.getBytes(StandardCharsets.UTF_8).length + 1;
         }
     }
 }

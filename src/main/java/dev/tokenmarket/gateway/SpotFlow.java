@@ -1,7 +1,9 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.identity.Caller;
-import dev.tokenmarket.inference.ChatTemplate;
+import dev.tokenmarket.inference.GeneratedToken;
+import dev.tokenmarket.inference.GenerationOptions;
+import dev.tokenmarket.inference.GenerationOutput;
 import dev.tokenmarket.inference.GenerationRequest;
 import dev.tokenmarket.inference.GenerationResult;
 import dev.tokenmarket.inference.InferenceException;
@@ -14,6 +16,7 @@ import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.Offer;
+import dev.tokenmarket.routing.EndpointHealth;
 import dev.tokenmarket.routing.Router;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -28,6 +31,8 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 
@@ -71,6 +76,12 @@ public class SpotFlow {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    EndpointHealth health;
+
+    @Inject
+    KeyLimits keyLimits;
+
     /** Platform fee on every request, in basis points of its cost. */
     @ConfigProperty(name = "tokenmarket.ledger.platform-fee-bps", defaultValue = "500")
     int feeBasisPoints;
@@ -86,38 +97,123 @@ public class SpotFlow {
     public record Completion(UUID generationId, Offer offer, Served served, long costNanoUsd, long createdEpochSeconds) {
     }
 
-    public Completion complete(Caller caller, CompletionCall call) {
-        long startedNanos = System.nanoTime();
-        long wallet = accounts.walletOf(caller.orgId());
-        List<Offer> candidates = router.candidates(call.model(), call.routing());
-        ApiException lastFailure = null;
-        for (Offer offer : candidates) {
-            if (!router.acquire(offer)) {
-                lastFailure = new ApiException(ErrorCode.RATE_LIMITED, "Every matching endpoint is at its concurrency limit; retry shortly.");
-                continue;
-            }
-            try {
-                return completeOn(caller, call, offer, wallet, startedNanos);
-            } catch (UpstreamFailure e) {
-                LOG.warnf("endpoint %s failed before its first token: %s", offer.endpointId(), e.getMessage());
-                lastFailure = new ApiException(ErrorCode.UPSTREAM_FAILED, "The provider failed: " + e.getMessage());
-            } finally {
-                router.release(offer);
-            }
+    /**
+     * One buyer request from admission to metering: the candidates still to try and the one currently
+     * reserved (its concurrency slot taken and its hold placed).
+     */
+    public static final class Order {
+        final Caller caller;
+        final CompletionCall call;
+        final String promptText;
+        final long startedNanos;
+        final long wallet;
+        final UUID generationId = UUID.randomUUID();
+        private final Iterator<Offer> remaining;
+        Offer offer;
+        boolean slotHeld;
+        UUID holdId;
+        long holdNanoUsd;
+        int maxTokens;
+        KeyLimits.Admission admission;
+
+        private Order(Caller caller, CompletionCall call, String promptText, long startedNanos, long wallet,
+                      List<Offer> candidates) {
+            this.caller = caller;
+            this.call = call;
+            this.promptText = promptText;
+            this.startedNanos = startedNanos;
+            this.wallet = wallet;
+            this.remaining = candidates.iterator();
         }
-        throw lastFailure;
+
+        public Offer offer() {
+            return offer;
+        }
+
+        public UUID generationId() {
+            return generationId;
+        }
     }
 
-    private Completion completeOn(Caller caller, CompletionCall call, Offer offer, long wallet, long startedNanos)
-            throws UpstreamFailure {
-        boolean onReference = "reference".equals(offer.backendType());
-        String promptText = call.chat() ? ChatTemplate.render(call.messages()) : call.prompt();
+    /** Match and hold without serving: errors here still become plain HTTP statuses, even when streaming. */
+    public Order open(Caller caller, CompletionCall call) {
+        long startedNanos = System.nanoTime();
+        String promptText = call.promptText();
+        List<Offer> candidates = router.candidates(call.model(), call.routing());
+        Order order = new Order(caller, call, promptText, startedNanos, accounts.walletOf(caller.orgId()), candidates);
+        if (!reserveNext(order)) {
+            throw new ApiException(ErrorCode.RATE_LIMITED, "Every matching endpoint is at its concurrency limit; retry shortly.");
+        }
+        return order;
+    }
+
+    /** Serves and meters the order; tokens go to {@code sink} as they are produced. */
+    public Completion serve(Order order, TokenSink sink) {
+        try {
+            while (true) {
+                try {
+                    Served served = "reference".equals(order.offer.backendType())
+                            ? serveOnReference(order, sink)
+                            : openAi.serve(order.offer, order.call, order.maxTokens, sink, order.startedNanos);
+                    health.recordSuccess(order.offer.endpointId(), served.ttftNanos(), served.completionTokens(),
+                            System.nanoTime() - order.startedNanos - served.ttftNanos());
+                    return meter(order, served);
+                } catch (UpstreamFailure e) {
+                    // Nothing reached the client yet: release this endpoint and try the next one.
+                    LOG.warnf("endpoint %s failed before its first token: %s", order.offer.endpointId(), e.getMessage());
+                    health.recordFailure(order.offer.endpointId());
+                    abandon(order);
+                    if (!order.call.routing().allowFallbacks() || !reserveNext(order)) {
+                        throw new ApiException(ErrorCode.UPSTREAM_FAILED, "The provider failed before its first token: "
+                                + e.getMessage() + (order.call.routing().allowFallbacks() ? "; no other endpoint could take the request."
+                                : "; provider.allow_fallbacks is false, so no other endpoint was tried."));
+                    }
+                } catch (MidStreamFailure e) {
+                    // Tokens already reached the client: they are billed, and the client sees the error.
+                    health.recordFailure(order.offer.endpointId());
+                    meter(order, e.producedSoFar());
+                    throw e;
+                }
+            }
+        } catch (RuntimeException e) {
+            abandon(order);
+            throw e;
+        } finally {
+            releaseSlot(order);
+        }
+    }
+
+    /**
+     * Takes the next candidate with a free slot and holds the most the request can cost on it. False when
+     * no candidate is left; 402 when the wallet cannot cover the hold.
+     */
+    private boolean reserveNext(Order order) {
+        while (order.remaining.hasNext()) {
+            Offer offer = order.remaining.next();
+            if (!router.acquire(offer)) {
+                continue;
+            }
+            order.offer = offer;
+            order.slotHeld = true;
+            try {
+                reserve(order, offer);
+                return true;
+            } catch (RuntimeException e) {
+                releaseSlot(order);
+                throw e;
+            }
+        }
+        return false;
+    }
+
+    private void reserve(Order order, Offer offer) {
+        CompletionCall call = order.call;
         int promptTokensMax;
         int maxTokens;
-        if (onReference) {
+        if ("reference".equals(offer.backendType())) {
             ReferenceEngine engine = reference.engine();
             try {
-                promptTokensMax = engine.countTokens(promptText);
+                promptTokensMax = engine.countTokens(order.promptText);
             } catch (InferenceException e) {
                 throw ReferenceBackend.toApiError(e);
             }
@@ -129,48 +225,81 @@ public class SpotFlow {
             }
         } else {
             // Every token of a byte-level BPE tokenizer covers at least one byte, so bytes bound tokens.
-            promptTokensMax = promptText.getBytes(StandardCharsets.UTF_8).length + UPSTREAM_PROMPT_OVERHEAD_TOKENS;
+            promptTokensMax = order.promptText.getBytes(StandardCharsets.UTF_8).length + UPSTREAM_PROMPT_OVERHEAD_TOKENS;
             maxTokens = call.maxTokens() != null ? call.maxTokens() : upstreamMaxTokensDefault;
         }
-
-        // 2. hold the most the request can cost; at least one nano-USD, so even a free endpoint needs a funded wallet.
+        long completionTokensMax = (long) maxTokens * call.n();
+        // The most the request can cost; at least one nano-USD, so even a free endpoint needs a funded wallet.
         long holdNanoUsd = Math.max(1, Money.cost(promptTokensMax, offer.promptPriceNanoUsdPerMillionTokens(),
-                maxTokens, offer.completionPriceNanoUsdPerMillionTokens()));
-        UUID generationId = UUID.randomUUID();
+                completionTokensMax, offer.completionPriceNanoUsdPerMillionTokens()));
         UUID holdId = UUID.randomUUID();
-        ledger.placeHold(holdId, wallet, holdNanoUsd, "generation " + generationId, holdTtl);
-
-        // 3. serve
-        Served served;
+        // Key limits first: a request they refuse leaves the wallet untouched.
+        order.admission = keyLimits.admit(order.caller.keyId(), promptTokensMax + completionTokensMax, holdNanoUsd);
         try {
-            served = onReference ? serveOnReference(call, promptText, maxTokens, startedNanos) : openAi.serve(offer, call, maxTokens);
-        } catch (UpstreamFailure | RuntimeException e) {
-            ledger.voidHold(holdId);
+            ledger.placeHold(holdId, order.wallet, holdNanoUsd, "generation request", holdTtl);
+        } catch (RuntimeException e) {
+            keyLimits.release(order.admission);
+            order.admission = null;
             throw e;
         }
+        order.holdId = holdId;
+        order.holdNanoUsd = holdNanoUsd;
+        order.maxTokens = maxTokens;
+    }
 
-        // 4. meter. The buyer never pays more than was held (an upstream may report more tokens than estimated).
-        if (costOf(served, offer) > holdNanoUsd) {
+    /** Undoes the reservation of the current candidate: its hold and its share of the key's limits. */
+    private void abandon(Order order) {
+        if (order.holdId != null) {
+            ledger.voidHold(order.holdId);
+            order.holdId = null;
+        }
+        if (order.admission != null) {
+            keyLimits.release(order.admission);
+            order.admission = null;
+        }
+        releaseSlot(order);
+    }
+
+    private void releaseSlot(Order order) {
+        if (order.slotHeld) {
+            router.release(order.offer);
+            order.slotHeld = false;
+        }
+    }
+
+    private Completion meter(Order order, Served produced) {
+        Offer offer = order.offer;
+        UUID generationId = order.generationId;
+        Served served = produced;
+        // The buyer never pays more than was held (an upstream may report more tokens than estimated).
+        if (costOf(served, offer) > order.holdNanoUsd) {
             LOG.warnf("generation %s: upstream reported more tokens than held for; billing is capped at the hold", generationId);
-            served = capTokens(served, holdNanoUsd, offer);
+            served = capTokens(served, order.holdNanoUsd, offer);
         }
         long cost = costOf(served, offer);
         long fee = Money.fee(cost, feeBasisPoints);
-        long totalNanos = System.nanoTime() - startedNanos;
+        long totalNanos = System.nanoTime() - order.startedNanos;
         Instant now = Instant.now();
-        UsageEvent event = new UsageEvent(generationId, now, caller.orgId(), caller.keyId(), offer.endpointId(),
+        UsageEvent event = new UsageEvent(generationId, now, order.caller.orgId(), order.caller.keyId(), offer.endpointId(),
                 offer.providerOrgId(), offer.model(), served.promptTokens(), served.completionTokens(),
                 offer.promptPriceNanoUsdPerMillionTokens(), offer.completionPriceNanoUsdPerMillionTokens(), cost, fee,
-                holdId, served.ttftNanos() / 1_000_000, (totalNanos - served.ttftNanos()) / 1_000_000,
+                order.holdId, served.ttftNanos() / 1_000_000, (totalNanos - served.ttftNanos()) / 1_000_000,
                 totalNanos / 1_000_000, served.finishReason());
-        final Served billed = served;
-        // The generation row, the hold's move to settling and the outbox row commit together or not at all.
+        UUID holdId = order.holdId;
+        KeyLimits.Admission admission = order.admission;
+        boolean cancelled = served.cancelled();
+        int tokens = served.promptTokens() + served.completionTokens();
+        // The generation row, the hold's move to settling, the key's usage and the outbox row commit together.
         QuarkusTransaction.requiringNew().run(() -> {
-            insertGeneration(event, call.stream(), false);
+            insertGeneration(event, order.call.stream(), cancelled);
             ledger.markSettling(holdId);
+            keyLimits.settle(admission, tokens, cost);
             outbox.record(event);
         });
-        return new Completion(generationId, offer, billed, cost, now.getEpochSecond());
+        order.holdId = null;
+        order.admission = null;
+        router.addTokens(offer.endpointId(), tokens);
+        return new Completion(generationId, offer, served, cost, now.getEpochSecond());
     }
 
     private static long costOf(Served served, Offer offer) {
@@ -182,33 +311,62 @@ public class SpotFlow {
     private static Served capTokens(Served served, long holdNanoUsd, Offer offer) {
         Served capped = served;
         while (capped.completionTokens() > 0 && costOf(capped, offer) > holdNanoUsd) {
-            capped = new Served(capped.text(), capped.promptTokens(), capped.completionTokens() - 1,
-                    capped.finishReason(), capped.ttftNanos());
+            capped = capped.withTokens(capped.promptTokens(), capped.completionTokens() - 1);
         }
         while (capped.promptTokens() > 0 && costOf(capped, offer) > holdNanoUsd) {
-            capped = new Served(capped.text(), capped.promptTokens() - 1, capped.completionTokens(),
-                    capped.finishReason(), capped.ttftNanos());
+            capped = capped.withTokens(capped.promptTokens() - 1, capped.completionTokens());
         }
         return capped;
     }
 
-    private Served serveOnReference(CompletionCall call, String promptText, int maxTokens, long startedNanos) {
+    /**
+     * Runs the n choices on the reference engine one after the other, streaming each token to the sink;
+     * the prompt is billed once. A sink that refuses a token (the client left) stops the generation.
+     */
+    private Served serveOnReference(Order order, TokenSink sink) {
+        CompletionCall call = order.call;
         long[] firstTokenNanos = {0};
-        GenerationResult result;
-        try {
-            result = reference.engine().generate(
-                    new GenerationRequest(promptText, maxTokens, call.temperature(), call.topP(), call.topK(), call.seed(), call.stop()),
-                    piece -> {
-                        if (firstTokenNanos[0] == 0) {
-                            firstTokenNanos[0] = System.nanoTime() - startedNanos;
-                        }
-                        return true;
-                    });
-        } catch (InferenceException e) {
-            throw ReferenceBackend.toApiError(e);
+        boolean[] cancelled = {false};
+        List<Served.Choice> choices = new ArrayList<>();
+        int promptTokens = 0;
+        int completionTokens = 0;
+        GenerationOptions options = new GenerationOptions(call.presencePenalty(), call.frequencyPenalty(), call.logprobs(),
+                call.topLogprobs(), order.offer.backendTokensPerSecondMax());
+        for (int index = 0; index < call.n() && !cancelled[0]; index++) {
+            int choiceIndex = index;
+            // Each choice gets its own seed, else n choices of a seeded request would all be the same text.
+            Long seed = call.seed() == null ? null : call.seed() + index;
+            GenerationOutput output;
+            try {
+                output = reference.engine().generate(
+                        new GenerationRequest(order.promptText, order.maxTokens, call.temperature(), call.topP(), call.topK(),
+                                seed, call.stop()),
+                        options,
+                        token -> {
+                            if (firstTokenNanos[0] == 0) {
+                                firstTokenNanos[0] = System.nanoTime() - order.startedNanos;
+                            }
+                            if (token.text().isEmpty() && !call.logprobs()) {
+                                return true;
+                            }
+                            if (!sink.accept(choiceIndex, token.text(), call.logprobs() && token.tokenId() >= 0 ? token : null)) {
+                                cancelled[0] = true;
+                                return false;
+                            }
+                            return true;
+                        });
+            } catch (InferenceException e) {
+                throw ReferenceBackend.toApiError(e);
+            }
+            GenerationResult result = output.result();
+            promptTokens = result.promptTokens();
+            completionTokens += result.completionTokens();
+            List<GeneratedToken> tokens = call.logprobs()
+                    ? output.tokens().stream().filter(t -> t.tokenId() >= 0).toList() : List.of();
+            choices.add(new Served.Choice(index, result.text(), result.finishReason(), tokens));
         }
-        long ttft = firstTokenNanos[0] == 0 ? System.nanoTime() - startedNanos : firstTokenNanos[0];
-        return new Served(result.text(), result.promptTokens(), result.completionTokens(), result.finishReason(), ttft);
+        long ttft = firstTokenNanos[0] == 0 ? System.nanoTime() - order.startedNanos : firstTokenNanos[0];
+        return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
     }
 
     private void insertGeneration(UsageEvent e, boolean streamed, boolean cancelled) {

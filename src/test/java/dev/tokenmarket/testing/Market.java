@@ -23,7 +23,8 @@ public final class Market {
     private Market() {
     }
 
-    public record Org(String id, String key) {
+    /** An organization with its first key: the secret, and the key's id for the limits and usage API. */
+    public record Org(String id, String key, String keyId) {
     }
 
     public static RequestSpecification as(String key) {
@@ -33,9 +34,9 @@ public final class Market {
     public static Org org(String name, String... roles) {
         String id = as(ADMIN_KEY).body(Map.of("name", name + " " + UUID.randomUUID(), "roles", List.of(roles)))
                 .post("/api/orgs").then().statusCode(201).extract().path("id");
-        String key = as(ADMIN_KEY).body(Map.of("name", "test key"))
-                .post("/api/orgs/" + id + "/keys").then().statusCode(201).extract().path("key");
-        return new Org(id, key);
+        io.restassured.path.json.JsonPath created = as(ADMIN_KEY).body(Map.of("name", "test key"))
+                .post("/api/orgs/" + id + "/keys").then().statusCode(201).extract().jsonPath();
+        return new Org(id, created.getString("key"), created.getString("id"));
     }
 
     /** Lists a reference-engine endpoint for stories260k; prices in USD per 1M tokens. */
@@ -52,6 +53,23 @@ public final class Market {
                         "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", maxConcurrency),
                         "backend", Map.of("type", "reference")))
                 .post("/api/endpoints").then().statusCode(201).extract().path("id");
+    }
+
+    /** Lists an endpoint with any backend object (reference with pacing, or an OpenAI-compatible upstream). */
+    public static String endpoint(Org provider, String promptPrice, String completionPrice, int maxConcurrency,
+                                  Map<String, Object> backend) {
+        return as(provider.key()).body(Map.of(
+                        "model", MODEL, "hardware", "test cpu", "hardware_class", "cpu", "region", "local",
+                        "pricing", Map.of("prompt", promptPrice, "completion", completionPrice),
+                        "declared", Map.of("throughput_tps", 100, "ttft_ms", 200),
+                        "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", maxConcurrency),
+                        "backend", backend))
+                .post("/api/endpoints").then().statusCode(201).extract().path("id");
+    }
+
+    /** Routing preferences that pin a request to the given endpoints (the catalog is shared by all test classes). */
+    public static Map<String, Object> only(String... endpointIds) {
+        return Map.of("only", List.of(endpointIds));
     }
 
     public static Response deposit(Org buyer, String amountUsd, String idempotencyKey) {

@@ -10,6 +10,7 @@ public enum ErrorCode {
     CONTEXT_LENGTH_EXCEEDED(400, "context_length_exceeded", "invalid_request_error"),
     UNAUTHENTICATED(401, "invalid_api_key", "authentication_error"),
     INSUFFICIENT_BALANCE(402, "insufficient_balance", "insufficient_quota"),
+    SPEND_LIMIT_REACHED(402, "spend_limit_reached", "insufficient_quota"),
     FORBIDDEN(403, "forbidden", "permission_error"),
     NOT_FOUND(404, "not_found", "not_found_error"),
     MODEL_NOT_FOUND(404, "model_not_found", "invalid_request_error"),

@@ -29,7 +29,11 @@ public final class ErrorResponses {
 
     @ServerExceptionMapper
     public Response apiException(ApiException e, UriInfo uri) {
-        return respond(uri, e.code(), e.getMessage(), e.field());
+        Response response = respond(uri, e.code(), e.getMessage(), e.field());
+        if (e.retryAfterSeconds() != null) {
+            response.getHeaders().putSingle("Retry-After", e.retryAfterSeconds());
+        }
+        return response;
     }
 
     @ServerExceptionMapper

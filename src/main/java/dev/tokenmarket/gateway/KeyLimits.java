@@ -1,0 +1,278 @@
+package dev.tokenmarket.gateway;
+
+import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.error.ApiException;
+import dev.tokenmarket.platform.error.ErrorCode;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.DayOfWeek;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.temporal.TemporalAdjusters;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Per-key limits: requests and tokens per calendar minute (UTC) and spend per reset period. The
+ * counters live in PostgreSQL: a request reserves the most it can use with one conditional upsert per
+ * window, so concurrent requests on any number of gateway replicas never pass a limit together; the
+ * reservation is corrected to the actual usage in the transaction that meters the request.
+ */
+@ApplicationScoped
+public class KeyLimits {
+
+    /** How long a key's limit settings are reused before being re-read (a change elsewhere applies within this). */
+    private static final long SETTINGS_TTL_NANOS = 1_000_000_000L;
+    private static final int CACHE_SIZE_MAX = 100_000;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    /** A key's limits; null fields do not apply. {@code spendReset} is never, daily, weekly or monthly. */
+    public record Limits(Integer requestsPerMinute, Long tokensPerMinute, Long spendLimitNanoUsd, String spendReset) {
+        static final Limits NONE = new Limits(null, null, null, "never");
+
+        boolean none() {
+            return requestsPerMinute == null && tokensPerMinute == null && spendLimitNanoUsd == null;
+        }
+    }
+
+    /** What one request reserved against its key's windows. */
+    public record Admission(UUID keyId, Instant minuteStart, long tokensReserved, Instant spendWindowStart,
+                            long spendReservedNanoUsd) {
+    }
+
+    private record Cached(Limits limits, long readAtNanos) {
+    }
+
+    private final Map<UUID, Cached> cache = new ConcurrentHashMap<>();
+
+    public Limits limits(UUID keyId) {
+        Cached cached = cache.get(keyId);
+        long now = System.nanoTime();
+        if (cached != null && now - cached.readAtNanos < SETTINGS_TTL_NANOS) {
+            return cached.limits;
+        }
+        Limits limits = read(keyId);
+        if (cache.size() >= CACHE_SIZE_MAX) {
+            cache.clear();
+        }
+        cache.put(keyId, new Cached(limits, now));
+        return limits;
+    }
+
+    private Limits read(UUID keyId) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     select requests_per_minute, tokens_per_minute, spend_limit_nano_usd, spend_reset
+                     from api_key_limits where api_key_id = ?""")) {
+            ps.setObject(1, keyId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Limits.NONE;
+                }
+                return new Limits(rs.getObject(1, Integer.class), rs.getObject(2, Long.class), rs.getObject(3, Long.class),
+                        rs.getString(4));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the limits of key " + keyId, e);
+        }
+    }
+
+    /** Stores a key's limits (replacing all of them) and applies them on this replica at once. */
+    @Transactional
+    public void set(UUID keyId, Limits limits) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     insert into api_key_limits (api_key_id, requests_per_minute, tokens_per_minute, spend_limit_nano_usd, spend_reset)
+                     values (?, ?, ?, ?, ?)
+                     on conflict (api_key_id) do update set requests_per_minute = excluded.requests_per_minute,
+                         tokens_per_minute = excluded.tokens_per_minute, spend_limit_nano_usd = excluded.spend_limit_nano_usd,
+                         spend_reset = excluded.spend_reset, updated_at = now()""")) {
+            ps.setObject(1, keyId);
+            ps.setObject(2, limits.requestsPerMinute());
+            ps.setObject(3, limits.tokensPerMinute());
+            ps.setObject(4, limits.spendLimitNanoUsd());
+            ps.setString(5, limits.spendReset());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not store the limits of key " + keyId, e);
+        }
+        cache.remove(keyId);
+    }
+
+    /** Usage of the current windows: requests and tokens this minute, spend this period. */
+    public record Usage(int requestsThisMinute, long tokensThisMinute, long spendNanoUsd, Instant spendWindowStart) {
+    }
+
+    public Usage usage(UUID keyId) {
+        Limits limits = limits(keyId);
+        Instant spendStart = spendWindowStart(limits.spendReset(), Instant.now());
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     select coalesce(sum(requests) filter (where kind = 'minute' and window_start = date_trunc('minute', now())), 0),
+                            coalesce(sum(tokens) filter (where kind = 'minute' and window_start = date_trunc('minute', now())), 0),
+                            coalesce(sum(spend_nano_usd) filter (where kind = 'spend' and window_start = ?), 0)
+                     from api_key_usage_windows where api_key_id = ?""")) {
+            ps.setTimestamp(1, Timestamp.from(spendStart));
+            ps.setObject(2, keyId);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new Usage(rs.getInt(1), rs.getLong(2), rs.getLong(3), spendStart);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the usage of key " + keyId, e);
+        }
+    }
+
+    /**
+     * Reserves one request, {@code tokensMax} tokens and {@code spendMaxNanoUsd} against the key's limits,
+     * or fails with 429 (rate) or 402 {@code spend_limit_reached}. Null when the key has no limits.
+     */
+    public Admission admit(UUID keyId, long tokensMax, long spendMaxNanoUsd) {
+        Limits limits = limits(keyId);
+        if (limits.none()) {
+            return null;
+        }
+        if (limits.tokensPerMinute() != null && tokensMax > limits.tokensPerMinute()) {
+            throw ApiException.invalid("max_tokens", "This request may use up to " + tokensMax
+                    + " tokens (prompt plus max_tokens), more than this key's limit of " + limits.tokensPerMinute()
+                    + " tokens per minute; lower max_tokens.");
+        }
+        if (limits.spendLimitNanoUsd() != null && spendMaxNanoUsd > limits.spendLimitNanoUsd()) {
+            throw new ApiException(ErrorCode.SPEND_LIMIT_REACHED, "This request may cost up to "
+                    + Money.formatUsd(spendMaxNanoUsd) + " USD, more than this key's whole spending limit of "
+                    + Money.formatUsd(limits.spendLimitNanoUsd()) + " USD; lower max_tokens or raise the limit.");
+        }
+        return QuarkusTransaction.requiringNew().call(() -> reserve(keyId, limits, tokensMax, spendMaxNanoUsd));
+    }
+
+    private Admission reserve(UUID keyId, Limits limits, long tokensMax, long spendMaxNanoUsd) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            Instant minuteStart = null;
+            if (limits.requestsPerMinute() != null || limits.tokensPerMinute() != null) {
+                try (PreparedStatement ps = c.prepareStatement("""
+                        insert into api_key_usage_windows as w (api_key_id, kind, window_start, requests, tokens)
+                        values (?, 'minute', date_trunc('minute', now()), 1, ?)
+                        on conflict (api_key_id, kind, window_start) do update
+                            set requests = w.requests + 1, tokens = w.tokens + excluded.tokens
+                            where w.requests + 1 <= ? and w.tokens + excluded.tokens <= ?
+                        returning window_start""")) {
+                    ps.setObject(1, keyId);
+                    ps.setLong(2, tokensMax);
+                    ps.setInt(3, limits.requestsPerMinute() == null ? Integer.MAX_VALUE : limits.requestsPerMinute());
+                    ps.setLong(4, limits.tokensPerMinute() == null ? Long.MAX_VALUE / 2 : limits.tokensPerMinute());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            int retryAfter = 60 - (int) (Instant.now().getEpochSecond() % 60);
+                            throw ApiException.rateLimited("This key has reached its limit of "
+                                    + (limits.requestsPerMinute() == null ? "" : limits.requestsPerMinute() + " requests")
+                                    + (limits.requestsPerMinute() != null && limits.tokensPerMinute() != null ? " or " : "")
+                                    + (limits.tokensPerMinute() == null ? "" : limits.tokensPerMinute() + " tokens")
+                                    + " per minute; retry after " + retryAfter + " seconds.", retryAfter);
+                        }
+                        minuteStart = rs.getTimestamp(1).toInstant();
+                    }
+                }
+            }
+            Instant spendStart = null;
+            if (limits.spendLimitNanoUsd() != null) {
+                spendStart = spendWindowStart(limits.spendReset(), Instant.now());
+                try (PreparedStatement ps = c.prepareStatement("""
+                        insert into api_key_usage_windows as w (api_key_id, kind, window_start, spend_nano_usd)
+                        values (?, 'spend', ?, ?)
+                        on conflict (api_key_id, kind, window_start) do update
+                            set spend_nano_usd = w.spend_nano_usd + excluded.spend_nano_usd
+                            where w.spend_nano_usd + excluded.spend_nano_usd <= ?
+                        returning window_start""")) {
+                    ps.setObject(1, keyId);
+                    ps.setTimestamp(2, Timestamp.from(spendStart));
+                    ps.setLong(3, spendMaxNanoUsd);
+                    ps.setLong(4, limits.spendLimitNanoUsd());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            throw new ApiException(ErrorCode.SPEND_LIMIT_REACHED, "This key's spending limit of "
+                                    + Money.formatUsd(limits.spendLimitNanoUsd()) + " USD"
+                                    + ("never".equals(limits.spendReset()) ? "" : " per " + period(limits.spendReset()))
+                                    + " would be exceeded: this request may cost up to " + Money.formatUsd(spendMaxNanoUsd)
+                                    + " USD. Lower max_tokens, wait for the reset, or raise the limit.");
+                        }
+                    }
+                }
+            }
+            return new Admission(keyId, minuteStart, tokensMax, spendStart, limits.spendLimitNanoUsd() == null ? 0 : spendMaxNanoUsd);
+        }
+    }
+
+    /** Gives back a reservation whose request served nothing (the request itself still counts). */
+    public void release(Admission admission) {
+        if (admission != null) {
+            QuarkusTransaction.requiringNew().run(() -> correct(admission, 0, 0));
+        }
+    }
+
+    /** Corrects the reservation to the actual usage, in the metering transaction. */
+    @Transactional(Transactional.TxType.MANDATORY)
+    public void settle(Admission admission, long tokens, long costNanoUsd) {
+        if (admission != null) {
+            correct(admission, tokens, costNanoUsd);
+        }
+    }
+
+    private void correct(Admission a, long tokens, long costNanoUsd) {
+        try (Connection c = dataSource.getConnection()) {
+            if (a.minuteStart() != null) {
+                try (PreparedStatement ps = c.prepareStatement("""
+                        update api_key_usage_windows set tokens = greatest(0, tokens - ?)
+                        where api_key_id = ? and kind = 'minute' and window_start = ?""")) {
+                    ps.setLong(1, a.tokensReserved() - tokens);
+                    ps.setObject(2, a.keyId());
+                    ps.setTimestamp(3, Timestamp.from(a.minuteStart()));
+                    ps.executeUpdate();
+                }
+            }
+            if (a.spendWindowStart() != null) {
+                try (PreparedStatement ps = c.prepareStatement("""
+                        update api_key_usage_windows set spend_nano_usd = greatest(0, spend_nano_usd - ?)
+                        where api_key_id = ? and kind = 'spend' and window_start = ?""")) {
+                    ps.setLong(1, a.spendReservedNanoUsd() - costNanoUsd);
+                    ps.setObject(2, a.keyId());
+                    ps.setTimestamp(3, Timestamp.from(a.spendWindowStart()));
+                    ps.executeUpdate();
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not correct the usage of key " + a.keyId(), e);
+        }
+    }
+
+    /** Start of the spend period containing {@code now}, in UTC; weeks start on Monday. */
+    static Instant spendWindowStart(String reset, Instant now) {
+        LocalDate day = LocalDate.ofInstant(now, ZoneOffset.UTC);
+        return switch (reset) {
+            case "daily" -> day.atStartOfDay(ZoneOffset.UTC).toInstant();
+            case "weekly" -> day.with(TemporalAdjusters.previousOrSame(DayOfWeek.MONDAY)).atStartOfDay(ZoneOffset.UTC).toInstant();
+            case "monthly" -> day.withDayOfMonth(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+            default -> Instant.EPOCH;
+        };
+    }
+
+    private static String period(String reset) {
+        return switch (reset) {
+            case "daily" -> "day";
+            case "weekly" -> "week";
+            default -> "month";
+        };
+    }
+}

@@ -1,0 +1,204 @@
+package dev.tokenmarket.gateway;
+
+import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Org;
+import dev.tokenmarket.testing.ServerSentEvents;
+import dev.tokenmarket.testing.TokenmarketInfrastructure;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static dev.tokenmarket.testing.Market.as;
+import static dev.tokenmarket.testing.Market.usd;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@QuarkusTest
+@WithTestResource(TokenmarketInfrastructure.class)
+class StreamingTest {
+
+    @TestHTTPResource("/v1/chat/completions")
+    URI chatUrl;
+
+    @Test
+    void shouldStreamTheSameTokensAsTheWholeAnswerWithUsageAndCostInTheLastChunk() {
+        // Proves a streamed chat completion carries the same text as a whole one, ends with usage+cost and [DONE].
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "1000.00", "2000.00");
+        Market.funded(buyer, "5.00");
+        Map<String, Object> request = Map.of("model", Market.MODEL, "max_tokens", 60, "temperature", 0,
+                "messages", List.of(Map.of("role", "user", "content", "Once upon a time")),
+                "provider", Market.only(endpointId));
+        String wholeText = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200)
+                .extract().path("choices[0].message.content");
+
+        Response response = as(buyer.key()).body(withStream(request)).post("/v1/chat/completions");
+        assertEquals(200, response.statusCode());
+        assertTrue(response.contentType().startsWith("text/event-stream"), response.contentType());
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        assertTrue(events.endsWithDone(), "the stream ends with data: [DONE]");
+        List<JsonPath> chunks = events.chunks();
+        assertTrue(chunks.size() > 10, "tokens arrive as many chunks, not one");
+        assertEquals("chat.completion.chunk", chunks.getFirst().getString("object"));
+        assertEquals("assistant", chunks.getFirst().getString("choices[0].delta.role"));
+        assertEquals(wholeText, events.text(0));
+        String id = response.header("X-Generation-Id");
+        chunks.forEach(chunk -> assertEquals(id, chunk.getString("id")));
+        JsonPath last = chunks.getLast();
+        assertEquals(0, last.getList("choices").size(), "the usage chunk has no choices");
+        int completionTokens = last.getInt("usage.completion_tokens");
+        assertEquals(60, completionTokens);
+        assertEquals("length", chunks.get(chunks.size() - 2).getString("choices[0].finish_reason"));
+        String cost = last.getString("usage.cost");
+        assertEquals(0, usd(cost).compareTo(new java.math.BigDecimal(last.getInt("usage.prompt_tokens")).multiply(usd("0.001"))
+                .add(new java.math.BigDecimal(completionTokens).multiply(usd("0.002")))), cost);
+
+        Market.awaitSettled(buyer);
+        as(buyer.key()).queryParam("id", id).get("/v1/generation").then().statusCode(200)
+                .body("data.streamed", org.hamcrest.Matchers.equalTo(true))
+                .body("data.cancelled", org.hamcrest.Matchers.equalTo(false))
+                .body("data.cost", org.hamcrest.Matchers.equalTo(cost));
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldStreamLegacyCompletionsWithLogprobsPerToken() {
+        // Proves /v1/completions streams text chunks and, with logprobs, each token's log-probability and alternatives.
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "0.10", "0.20");
+        Market.funded(buyer, "1.00");
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "Lily", "max_tokens", 12,
+                        "temperature", 0, "logprobs", 2, "stream", true, "provider", Market.only(endpointId)))
+                .post("/v1/completions");
+        assertEquals(200, response.statusCode());
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        List<JsonPath> tokenChunks = events.chunks().stream()
+                .filter(c -> c.getList("choices").size() == 1 && c.get("choices[0].logprobs") != null).toList();
+        assertEquals(12, tokenChunks.size(), "one chunk with logprobs per completion token");
+        for (JsonPath chunk : tokenChunks) {
+            assertEquals("text_completion", chunk.getString("object"));
+            float logprob = chunk.getFloat("choices[0].logprobs.token_logprobs[0]");
+            assertTrue(logprob <= 0, "a log-probability is at most 0");
+            assertEquals(2, chunk.getMap("choices[0].logprobs.top_logprobs[0]").size());
+        }
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldReturnChatLogprobsAndSeveralChoicesWhenAsked() {
+        // Proves logprobs/top_logprobs and n > 1 on a whole chat answer, with every choice's tokens billed.
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "0.10", "0.20");
+        Market.funded(buyer, "1.00");
+        JsonPath answer = as(buyer.key()).body(Map.of("model", Market.MODEL, "max_tokens", 10, "temperature", 0.9,
+                        "seed", 3, "n", 2, "logprobs", true, "top_logprobs", 3,
+                        "messages", List.of(Map.of("role", "user", "content", "Tom had a dog")),
+                        "provider", Market.only(endpointId)))
+                .post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        assertEquals(2, answer.getList("choices").size());
+        int tokens = 0;
+        for (int i = 0; i < 2; i++) {
+            List<Map<String, Object>> content = answer.getList("choices[" + i + "].logprobs.content");
+            assertFalse(content.isEmpty());
+            assertEquals(3, ((List<?>) content.getFirst().get("top_logprobs")).size());
+            tokens += content.size();
+        }
+        assertEquals(tokens, answer.getInt("usage.completion_tokens"), "both choices' tokens are billed");
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldSendKeepAliveCommentsWhileAPacedEndpointIsSilent() {
+        // Proves the stream sends comment lines while waiting for tokens (here a provider paced to 4 tokens/s).
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "0.10", "0.20", 4,
+                Map.of("type", "reference", "max_tokens_per_second", 4));
+        Market.funded(buyer, "1.00");
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 6,
+                "stream", true, "provider", Market.only(endpointId))).post("/v1/completions");
+        ServerSentEvents events = ServerSentEvents.parse(response.asString());
+        assertTrue(events.comments() > 0, "keep-alive comments between paced tokens");
+        assertTrue(events.endsWithDone());
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldStopGeneratingAndBillOnlyProducedTokensWhenTheClientDisconnects() throws Exception {
+        // Proves a client that goes away mid-stream cancels the generation and pays only for what was produced.
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "1000.00", "1000.00", 4,
+                Map.of("type", "reference", "max_tokens_per_second", 20));
+        Market.funded(buyer, "5.00");
+        HttpClient client = HttpClient.newHttpClient();
+        HttpRequest request = HttpRequest.newBuilder(chatUrl)
+                .header("Authorization", "Bearer " + buyer.key())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
+                        Map.of("model", Market.MODEL, "max_tokens", 200, "stream", true,
+                                "messages", List.of(Map.of("role", "user", "content", "")),
+                                "provider", Market.only(endpointId)))))
+                .build();
+        HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, response.statusCode());
+        String id = response.headers().firstValue("X-Generation-Id").orElseThrow();
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            int dataLines = 0;
+            while (dataLines < 5) {
+                String line = reader.readLine();
+                assertNotNull(line);
+                if (line.startsWith("data:")) {
+                    dataLines++;
+                }
+            }
+        }
+        client.close();
+
+        Map<String, Object> generation = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+                .until(() -> {
+                    Response r = as(buyer.key()).queryParam("id", id).get("/v1/generation");
+                    return r.statusCode() == 200 ? r.jsonPath().<String, Object>getMap("data") : null;
+                }, g -> g != null);
+        assertEquals(true, generation.get("cancelled"));
+        int completionTokens = (Integer) generation.get("completion_tokens");
+        assertTrue(completionTokens >= 5 && completionTokens < 100,
+                "stopped soon after the client left, not at max_tokens: " + completionTokens);
+        Market.awaitSettled(buyer);
+        Map<String, String> balance = Market.balance(buyer);
+        assertEquals(0, usd("5.00").subtract(usd((String) generation.get("cost"))).compareTo(usd(balance.get("posted"))),
+                "billed exactly the produced tokens: " + balance);
+        Market.assertLedgerBalanced();
+    }
+
+    private static Map<String, Object> withStream(Map<String, Object> request) {
+        Map<String, Object> copy = new java.util.HashMap<>(request);
+        copy.put("stream", true);
+        return copy;
+    }
+}
