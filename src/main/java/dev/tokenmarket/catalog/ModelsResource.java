@@ -4,6 +4,7 @@ import dev.tokenmarket.identity.CurrentCaller;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
+import dev.tokenmarket.routing.EndpointHealth;
 import io.agroal.api.AgroalDataSource;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
@@ -38,6 +39,9 @@ public class ModelsResource {
 
     @Inject
     CurrentCaller currentCaller;
+
+    @Inject
+    EndpointHealth health;
 
     @GET
     public Map<String, Object> list() {
@@ -115,6 +119,7 @@ public class ModelsResource {
                     measured.put("ttft_ms", percentiles(rs, 15));
                     measured.put("throughput_tps", percentiles(rs, 18));
                     e.put("measured", measured);
+                    e.put("live", live(rs.getObject(1, UUID.class)));
                     endpoints.add(e);
                 }
             }
@@ -125,6 +130,22 @@ public class ModelsResource {
             throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "The model '" + model + "' is not served by any active endpoint.", "model");
         }
         return Map.of("data", Map.of("id", model, "endpoints", endpoints));
+    }
+
+    /**
+     * What this gateway replica saw over its rolling window of the latest requests, failures included:
+     * the figures routing uses, with the success rate (uptime) and the circuit breaker's state.
+     */
+    private Map<String, Object> live(UUID endpointId) {
+        EndpointHealth.Measured m = health.measured(endpointId);
+        Map<String, Object> live = new LinkedHashMap<>();
+        live.put("window_requests_max", EndpointHealth.WINDOW_SAMPLES_MAX);
+        live.put("requests", m.requests());
+        live.put("success_rate", Double.isNaN(m.successRate()) ? null : Math.round(m.successRate() * 10_000) / 10_000.0);
+        live.put("ttft_ms", m.ttftMs());
+        live.put("throughput_tps", m.throughputTps());
+        live.put("circuit_open", m.circuitOpen());
+        return live;
     }
 
     private static Map<String, Object> percentiles(ResultSet rs, int firstColumn) throws SQLException {

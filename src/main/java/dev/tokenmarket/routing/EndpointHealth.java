@@ -19,7 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public class EndpointHealth {
 
     /** Samples kept per endpoint; older ones drop out of the window. */
-    static final int WINDOW_SAMPLES_MAX = 256;
+    public static final int WINDOW_SAMPLES_MAX = 256;
     /** Samples needed before measured figures replace declared ones in routing. */
     public static final int SAMPLES_TO_TRUST = 5;
 
