@@ -218,42 +218,38 @@ public class KeyLimits {
     /** Gives back a reservation whose request served nothing (the request itself still counts). */
     public void release(Admission admission) {
         if (admission != null) {
-            QuarkusTransaction.requiringNew().run(() -> correct(admission, 0, 0));
+            try (Connection c = dataSource.getConnection()) {
+                correct(c, admission, 0, 0);
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not release the reservation of key " + admission.keyId(), e);
+            }
         }
     }
 
-    /** Corrects the reservation to the actual usage, in the metering transaction. */
-    @Transactional(Transactional.TxType.MANDATORY)
-    public void settle(Admission admission, long tokens, long costNanoUsd) {
-        if (admission != null) {
-            correct(admission, tokens, costNanoUsd);
+    /** Corrects the reservation to the actual usage on {@code c}, in the metering transaction. */
+    static void correct(Connection c, Admission a, long tokens, long costNanoUsd) throws SQLException {
+        if (a == null) {
+            return;
         }
-    }
-
-    private void correct(Admission a, long tokens, long costNanoUsd) {
-        try (Connection c = dataSource.getConnection()) {
-            if (a.minuteStart() != null) {
-                try (PreparedStatement ps = c.prepareStatement("""
-                        update api_key_usage_windows set tokens = greatest(0, tokens - ?)
-                        where api_key_id = ? and kind = 'minute' and window_start = ?""")) {
-                    ps.setLong(1, a.tokensReserved() - tokens);
-                    ps.setObject(2, a.keyId());
-                    ps.setTimestamp(3, Timestamp.from(a.minuteStart()));
-                    ps.executeUpdate();
-                }
+        if (a.minuteStart() != null) {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    update api_key_usage_windows set tokens = greatest(0, tokens - ?)
+                    where api_key_id = ? and kind = 'minute' and window_start = ?""")) {
+                ps.setLong(1, a.tokensReserved() - tokens);
+                ps.setObject(2, a.keyId());
+                ps.setTimestamp(3, Timestamp.from(a.minuteStart()));
+                ps.executeUpdate();
             }
-            if (a.spendWindowStart() != null) {
-                try (PreparedStatement ps = c.prepareStatement("""
-                        update api_key_usage_windows set spend_nano_usd = greatest(0, spend_nano_usd - ?)
-                        where api_key_id = ? and kind = 'spend' and window_start = ?""")) {
-                    ps.setLong(1, a.spendReservedNanoUsd() - costNanoUsd);
-                    ps.setObject(2, a.keyId());
-                    ps.setTimestamp(3, Timestamp.from(a.spendWindowStart()));
-                    ps.executeUpdate();
-                }
+        }
+        if (a.spendWindowStart() != null) {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    update api_key_usage_windows set spend_nano_usd = greatest(0, spend_nano_usd - ?)
+                    where api_key_id = ? and kind = 'spend' and window_start = ?""")) {
+                ps.setLong(1, a.spendReservedNanoUsd() - costNanoUsd);
+                ps.setObject(2, a.keyId());
+                ps.setTimestamp(3, Timestamp.from(a.spendWindowStart()));
+                ps.executeUpdate();
             }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not correct the usage of key " + a.keyId(), e);
         }
     }
 

@@ -19,7 +19,8 @@ import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.EndpointHealth;
 import dev.tokenmarket.routing.Router;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -95,6 +96,62 @@ public class SpotFlow {
     int upstreamMaxTokensDefault;
 
     public record Completion(UUID generationId, Offer offer, Served served, long costNanoUsd, long createdEpochSeconds) {
+    }
+
+    /** Writes of concurrent requests share a transaction up to this many. */
+    private static final int GROUP_COMMIT_BATCH_MAX = 256;
+
+    private record HoldRequest(UUID holdId, long accountId, long amountNanoUsd, Instant expiresAt) {
+    }
+
+    private record Metering(UsageEvent event, boolean streamed, boolean cancelled, KeyLimits.Admission admission,
+                            int tokens) {
+    }
+
+    private GroupCommit<HoldRequest, Boolean> holds;
+    private GroupCommit<Metering, Boolean> meterings;
+
+    @PostConstruct
+    void startGroupCommits() {
+        holds = new GroupCommit<>("hold-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::placeHolds, () -> { });
+        meterings = new GroupCommit<>("metering-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::writeMeterings,
+                outbox::committed);
+    }
+
+    @PreDestroy
+    void stopGroupCommits() {
+        holds.close();
+        meterings.close();
+    }
+
+    /** Places each hold (or answers false when its wallet cannot cover it); accounts in id order, to avoid deadlocks. */
+    private static List<Boolean> placeHolds(Connection c, List<HoldRequest> requests) throws SQLException {
+        Integer[] order = new Integer[requests.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, java.util.Comparator.comparingLong(i -> requests.get(i).accountId()));
+        Boolean[] placed = new Boolean[requests.size()];
+        for (int i : order) {
+            HoldRequest h = requests.get(i);
+            placed[i] = Ledger.reserve(c, h.holdId(), h.accountId(), h.amountNanoUsd(), "generation request", h.expiresAt());
+        }
+        return java.util.Arrays.asList(placed);
+    }
+
+    private static List<Boolean> writeMeterings(Connection c, List<Metering> meterings) throws SQLException {
+        List<Boolean> done = new ArrayList<>(meterings.size());
+        for (Metering m : meterings) {
+            insertGeneration(c, m.event(), m.streamed(), m.cancelled());
+            if (!Ledger.markSettling(c, m.event().holdId())) {
+                // Only a hold that outlived its TTL gets here; the usage is still recorded and settled.
+                LOG.warnf("hold %s of generation %s was no longer pending when metered", m.event().holdId(), m.event().eventId());
+            }
+            KeyLimits.correct(c, m.admission(), m.tokens(), m.event().costNanoUsd());
+            UsageOutbox.insert(c, m.event());
+            done.add(true);
+        }
+        return done;
     }
 
     /**
@@ -235,12 +292,19 @@ public class SpotFlow {
         UUID holdId = UUID.randomUUID();
         // Key limits first: a request they refuse leaves the wallet untouched.
         order.admission = keyLimits.admit(order.caller.keyId(), promptTokensMax + completionTokensMax, holdNanoUsd);
+        boolean placed;
         try {
-            ledger.placeHold(holdId, order.wallet, holdNanoUsd, "generation request", holdTtl);
+            placed = holds.submit(new HoldRequest(holdId, order.wallet, holdNanoUsd, Instant.now().plus(holdTtl)));
         } catch (RuntimeException e) {
             keyLimits.release(order.admission);
             order.admission = null;
             throw e;
+        }
+        if (!placed) {
+            keyLimits.release(order.admission);
+            order.admission = null;
+            throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance: this request may cost up to "
+                    + Money.formatUsd(holdNanoUsd) + " USD, more than the available balance. Deposit funds or lower max_tokens.");
         }
         order.holdId = holdId;
         order.holdNanoUsd = holdNanoUsd;
@@ -289,13 +353,9 @@ public class SpotFlow {
         KeyLimits.Admission admission = order.admission;
         boolean cancelled = served.cancelled();
         int tokens = served.promptTokens() + served.completionTokens();
-        // The generation row, the hold's move to settling, the key's usage and the outbox row commit together.
-        QuarkusTransaction.requiringNew().run(() -> {
-            insertGeneration(event, order.call.stream(), cancelled);
-            ledger.markSettling(holdId);
-            keyLimits.settle(admission, tokens, cost);
-            outbox.record(event);
-        });
+        // The generation row, the hold's move to settling, the key's usage and the outbox row commit together
+        // (with those of other requests finishing at the same time).
+        meterings.submit(new Metering(event, order.call.stream(), cancelled, admission, tokens));
         order.holdId = null;
         order.admission = null;
         router.addTokens(offer.endpointId(), tokens);
@@ -369,9 +429,8 @@ public class SpotFlow {
         return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
     }
 
-    private void insertGeneration(UsageEvent e, boolean streamed, boolean cancelled) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
+    private static void insertGeneration(Connection c, UsageEvent e, boolean streamed, boolean cancelled) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("""
                      insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
                          prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
                          cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
@@ -396,8 +455,6 @@ public class SpotFlow {
             ps.setInt(18, (int) e.ttftMs());
             ps.setInt(19, (int) e.generationMs());
             ps.executeUpdate();
-        } catch (SQLException ex) {
-            throw new IllegalStateException("could not record generation " + e.eventId(), ex);
         }
     }
 }

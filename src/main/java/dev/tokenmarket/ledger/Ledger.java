@@ -94,33 +94,48 @@ public class Ledger {
             throw new LedgerInvariantViolation("hold amount must be positive, was " + amountNanoUsd);
         }
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement("""
-                    update ledger_accounts set held_nano_usd = held_nano_usd + ?
-                    where id = ? and (not no_overdraft
-                          or credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd - ? + credit_limit_nano_usd >= 0)""")) {
-                ps.setLong(1, amountNanoUsd);
-                ps.setLong(2, accountId);
-                ps.setLong(3, amountNanoUsd);
-                if (ps.executeUpdate() == 0) {
-                    throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE,
-                            "Insufficient balance: this request may cost up to "
-                                    + dev.tokenmarket.platform.Money.formatUsd(amountNanoUsd)
-                                    + " USD, more than the available balance. Deposit funds or lower max_tokens.");
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement("""
-                    insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
-                    values (?, ?, ?, 'pending', ?, ?)""")) {
-                ps.setObject(1, holdId);
-                ps.setLong(2, accountId);
-                ps.setLong(3, amountNanoUsd);
-                ps.setString(4, reference);
-                ps.setTimestamp(5, Timestamp.from(Instant.now().plus(ttl)));
-                ps.executeUpdate();
+            if (!reserve(c, holdId, accountId, amountNanoUsd, reference, Instant.now().plus(ttl))) {
+                throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE,
+                        "Insufficient balance: this request may cost up to "
+                                + dev.tokenmarket.platform.Money.formatUsd(amountNanoUsd)
+                                + " USD, more than the available balance. Deposit funds or lower max_tokens.");
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not place hold " + holdId, e);
         }
+    }
+
+    /**
+     * Places a hold on {@code c} in the caller's transaction, so the gateway can place the holds of many
+     * concurrent requests in one commit. False (and nothing written) when the available balance is smaller.
+     */
+    public static boolean reserve(Connection c, UUID holdId, long accountId, long amountNanoUsd, String reference,
+                                  Instant expiresAt) throws SQLException {
+        if (amountNanoUsd <= 0) {
+            throw new LedgerInvariantViolation("hold amount must be positive, was " + amountNanoUsd);
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                update ledger_accounts set held_nano_usd = held_nano_usd + ?
+                where id = ? and (not no_overdraft
+                      or credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd - ? + credit_limit_nano_usd >= 0)""")) {
+            ps.setLong(1, amountNanoUsd);
+            ps.setLong(2, accountId);
+            ps.setLong(3, amountNanoUsd);
+            if (ps.executeUpdate() == 0) {
+                return false;
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
+                values (?, ?, ?, 'pending', ?, ?)""")) {
+            ps.setObject(1, holdId);
+            ps.setLong(2, accountId);
+            ps.setLong(3, amountNanoUsd);
+            ps.setString(4, reference);
+            ps.setTimestamp(5, Timestamp.from(expiresAt));
+            ps.executeUpdate();
+        }
+        return true;
     }
 
     /**
@@ -129,13 +144,19 @@ public class Ledger {
      */
     @Transactional(Transactional.TxType.MANDATORY)
     public boolean markSettling(UUID holdId) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement(
-                     "update holds set status = 'settling' where id = ? and status = 'pending'")) {
-            ps.setObject(1, holdId);
-            return ps.executeUpdate() == 1;
+        try (Connection c = dataSource.getConnection()) {
+            return markSettling(c, holdId);
         } catch (SQLException e) {
             throw new IllegalStateException("could not mark hold " + holdId + " settling", e);
+        }
+    }
+
+    /** {@link #markSettling(UUID)} on {@code c}, in the caller's transaction. */
+    public static boolean markSettling(Connection c, UUID holdId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "update holds set status = 'settling' where id = ? and status = 'pending'")) {
+            ps.setObject(1, holdId);
+            return ps.executeUpdate() == 1;
         }
     }
 

@@ -87,6 +87,11 @@ public class OutboxRelay {
         }
     }
 
+    /** Wakes the relay now: events were just committed outside a JTA transaction. */
+    void wakeUp() {
+        wakeUp.release();
+    }
+
     /** Wakes the relay once the current transaction commits, so a finished request's event goes out at once. */
     void nudgeAfterCommit() {
         transactions.registerInterposedSynchronization(new Synchronization() {

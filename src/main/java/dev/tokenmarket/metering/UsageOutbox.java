@@ -22,16 +22,27 @@ public class UsageOutbox {
     /** Records the event in the caller's transaction; the relay publishes it once that commits. */
     @Transactional(Transactional.TxType.MANDATORY)
     public void record(UsageEvent event) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement(
-                     "insert into usage_outbox (event_id, buyer_org_id, payload) values (?, ?, ?::jsonb)")) {
-            ps.setObject(1, event.eventId());
-            ps.setObject(2, event.buyerOrgId());
-            ps.setString(3, UsageEventCodec.toJson(event));
-            ps.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            insert(c, event);
         } catch (SQLException e) {
             throw new IllegalStateException("could not record usage event " + event.eventId(), e);
         }
         relay.nudgeAfterCommit();
+    }
+
+    /** Records the event on {@code c} in the caller's transaction; call {@link #committed()} after the commit. */
+    public static void insert(Connection c, UsageEvent event) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "insert into usage_outbox (event_id, buyer_org_id, payload) values (?, ?, ?::jsonb)")) {
+            ps.setObject(1, event.eventId());
+            ps.setObject(2, event.buyerOrgId());
+            ps.setString(3, UsageEventCodec.toJson(event));
+            ps.executeUpdate();
+        }
+    }
+
+    /** Wakes the relay after events written with {@link #insert} were committed. */
+    public void committed() {
+        relay.wakeUp();
     }
 }

@@ -1,0 +1,259 @@
+package dev.tokenmarket.gateway.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Gateway benchmark: the added latency of tokenmarket in front of a fast OpenAI-compatible upstream.
+ *
+ * <p>Steps: (1) start {@link FastUpstream}; (2) on the running gateway, create a provider with an endpoint
+ * backed by that upstream and a funded buyer; (3) for each rate (default 500 and 2,000 requests per second)
+ * and mode (whole, streamed), send the same chat request at a fixed rate for the duration, first directly
+ * to the upstream, then through the gateway with authentication, matching, the hold, metering and Kafka
+ * settlement all on; latency is measured from each request's scheduled start (no coordinated omission);
+ * (4) the budget check: a buyer with a small balance and a key spend limit sends a burst; afterwards its
+ * balance must not be negative and the key's spend must not pass its limit.
+ *
+ * <p>Parameters: {@code --gateway URL} (default http://127.0.0.1:8080), {@code --admin-key KEY},
+ * {@code --rates 500,2000}, {@code --seconds 10}, {@code --warmup-seconds 5}, {@code --upstream-port 18081}.
+ */
+public final class GatewayBenchmark {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Requests in flight at most; beyond it a request counts as an error instead of queueing without bound. */
+    private static final int IN_FLIGHT_MAX = 4_000;
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+    private final String gateway;
+    private final String adminKey;
+
+    private GatewayBenchmark(String gateway, String adminKey) {
+        this.gateway = gateway;
+        this.adminKey = adminKey;
+    }
+
+    /** The outcome of one fixed-rate run. */
+    record Run(String target, boolean stream, int rate, int sent, int ok, int errors, double achievedPerSecond,
+               long p50Micros, long p90Micros, long p99Micros, long maxMicros) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options = options(args);
+        String gateway = options.getOrDefault("gateway", "http://127.0.0.1:8080");
+        String adminKey = options.getOrDefault("admin-key", System.getenv().getOrDefault("TOKENMARKET_ADMIN_KEY", ""));
+        int[] rates = Arrays.stream(options.getOrDefault("rates", "500,2000").split(",")).mapToInt(Integer::parseInt).toArray();
+        int seconds = Integer.parseInt(options.getOrDefault("seconds", "10"));
+        int warmupSeconds = Integer.parseInt(options.getOrDefault("warmup-seconds", "5"));
+        int upstreamPort = Integer.parseInt(options.getOrDefault("upstream-port", "18081"));
+
+        GatewayBenchmark bench = new GatewayBenchmark(gateway, adminKey);
+        try (FastUpstream upstream = new FastUpstream(upstreamPort)) {
+            String providerKey = bench.org("bench provider", "provider")[1];
+            String endpointId = bench.post("/api/endpoints", providerKey, Map.of(
+                    "model", "bench-model", "hardware", "fast local upstream", "hardware_class", "cpu", "region", "local",
+                    "pricing", Map.of("prompt", "0.10", "completion", "0.20"),
+                    "declared", Map.of("throughput_tps", 1000, "ttft_ms", 1),
+                    "capacity", Map.of("tokens_per_minute", 1_000_000_000, "max_concurrency", 100_000),
+                    "backend", Map.of("type", "openai", "url", upstream.url(), "model", "bench"))).path("id").asText();
+            String[] buyer = bench.org("bench buyer", "buyer");
+            bench.deposit(buyer[0], "100000.00");
+            System.out.printf("gateway %s, upstream %s, endpoint %s; %d s per run after %d s warm-up%n",
+                    gateway, upstream.url(), endpointId, seconds, warmupSeconds);
+
+            String directUrl = upstream.url() + "/chat/completions";
+            String gatewayUrl = gateway + "/v1/chat/completions";
+            List<Run> runs = new ArrayList<>();
+            for (boolean stream : new boolean[] {false, true}) {
+                byte[] directBody = body("bench", stream, null);
+                byte[] gatewayBody = body("bench-model", stream, endpointId);
+                bench.run("warm-up", directUrl, null, directBody, stream, rates[0], warmupSeconds);
+                bench.run("warm-up", gatewayUrl, buyer[1], gatewayBody, stream, rates[0], warmupSeconds);
+                for (int rate : rates) {
+                    runs.add(bench.run("direct", directUrl, null, directBody, stream, rate, seconds));
+                    runs.add(bench.run("gateway", gatewayUrl, buyer[1], gatewayBody, stream, rate, seconds));
+                }
+            }
+            report(runs);
+            bench.budgetCheck(endpointId, Math.max(rates[rates.length - 1], 500));
+        }
+    }
+
+    private static byte[] body(String model, boolean stream, String endpointId) throws IOException {
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("model", model);
+        body.put("messages", List.of(Map.of("role", "user", "content", "Tell me a story")));
+        body.put("max_tokens", 16);
+        body.put("stream", stream);
+        if (endpointId != null) {
+            body.put("provider", Map.of("only", List.of(endpointId)));
+        }
+        return JSON.writeValueAsBytes(body);
+    }
+
+    /** Sends at {@code rate} per second for {@code seconds}; latency from each request's scheduled start. */
+    private Run run(String target, String url, String key, byte[] body, boolean stream, int rate, int seconds)
+            throws InterruptedException {
+        int total = rate * seconds;
+        long[] latencies = new long[total];
+        AtomicInteger ok = new AtomicInteger();
+        AtomicInteger errors = new AtomicInteger();
+        AtomicInteger inFlight = new AtomicInteger();
+        List<CompletableFuture<?>> pending = new ArrayList<>(total);
+        HttpRequest.Builder template = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (key != null) {
+            template.header("Authorization", "Bearer " + key);
+        }
+        HttpRequest request = template.build();
+        long intervalNanos = 1_000_000_000L / rate;
+        long start = System.nanoTime();
+        for (int i = 0; i < total; i++) {
+            long scheduled = start + i * intervalNanos;
+            long wait = scheduled - System.nanoTime();
+            if (wait > 0) {
+                LockSupport.parkNanos(wait);
+            }
+            int index = i;
+            if (inFlight.incrementAndGet() > IN_FLIGHT_MAX) {
+                inFlight.decrementAndGet();
+                errors.incrementAndGet();
+                latencies[index] = Long.MAX_VALUE;
+                continue;
+            }
+            pending.add(http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
+                inFlight.decrementAndGet();
+                latencies[index] = (System.nanoTime() - scheduled) / 1_000;
+                boolean good = failure == null && response.statusCode() == 200
+                        && (!stream || response.body().endsWith("data: [DONE]\n\n"));
+                (good ? ok : errors).incrementAndGet();
+            }));
+        }
+        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(e -> null).join();
+        double elapsedSeconds = (System.nanoTime() - start) / 1e9;
+        long[] sorted = latencies.clone();
+        Arrays.sort(sorted);
+        Run run = new Run(target, stream, rate, total, ok.get(), errors.get(), ok.get() / elapsedSeconds,
+                percentile(sorted, 0.50), percentile(sorted, 0.90), percentile(sorted, 0.99), sorted[sorted.length - 1]);
+        System.out.printf("%-8s %-6s %5d/s: ok %d, errors %d, %.0f/s, p50 %d us, p90 %d us, p99 %d us%n", target,
+                stream ? "stream" : "whole", rate, run.ok(), run.errors(), run.achievedPerSecond(), run.p50Micros(),
+                run.p90Micros(), run.p99Micros());
+        return run;
+    }
+
+    private static long percentile(long[] sorted, double q) {
+        return sorted[Math.max(0, (int) Math.ceil(q * sorted.length) - 1)];
+    }
+
+    /** Prints the added latency of the gateway per rate and mode, as a Markdown table. */
+    private static void report(List<Run> runs) {
+        System.out.println();
+        System.out.println("| mode | rate (req/s) | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | gateway achieved (req/s) | gateway errors |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        for (int i = 0; i + 1 < runs.size(); i += 2) {
+            Run direct = runs.get(i);
+            Run gw = runs.get(i + 1);
+            System.out.printf("| %s | %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.0f | %d of %d |%n",
+                    gw.stream() ? "stream" : "whole", gw.rate(), direct.p50Micros() / 1000.0, direct.p99Micros() / 1000.0,
+                    gw.p50Micros() / 1000.0, gw.p99Micros() / 1000.0, (gw.p50Micros() - direct.p50Micros()) / 1000.0,
+                    (gw.p99Micros() - direct.p99Micros()) / 1000.0, gw.achievedPerSecond(), gw.errors(), gw.sent());
+        }
+        System.out.println();
+    }
+
+    /**
+     * A buyer with 0.01 USD and a key spend limit of 0.005 USD fires a burst; each request may cost up to
+     * about 0.0000047 USD. Afterwards the balance must not be negative and the key must not pass its limit.
+     */
+    private void budgetCheck(String endpointId, int burst) throws Exception {
+        String[] buyer = org("bench budget buyer", "buyer");
+        deposit(buyer[0], "0.01");
+        send("PUT", "/api/keys/" + buyer[2] + "/limits", buyer[1], Map.of("spend_limit", "0.005"));
+        byte[] body = body("bench-model", false, endpointId);
+        Run run = run("budget", gateway + "/v1/chat/completions", buyer[1], body, false, burst, 4);
+        // Settlement is asynchronous (Kafka): wait until no hold is open.
+        JsonNode balance = null;
+        for (int i = 0; i < 300; i++) {
+            balance = send("GET", "/api/balance", buyer[1], null);
+            if (new BigDecimal(balance.path("held").asText()).signum() == 0) {
+                break;
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        JsonNode limits = send("GET", "/api/keys/" + buyer[2] + "/limits", buyer[1], null);
+        BigDecimal posted = new BigDecimal(balance.path("posted").asText());
+        BigDecimal spend = new BigDecimal(limits.path("current").path("spend").asText());
+        boolean withinBalance = posted.signum() >= 0;
+        boolean withinLimit = spend.compareTo(new BigDecimal("0.005")) <= 0;
+        BigDecimal paid = new BigDecimal("0.01").subtract(posted);
+        System.out.printf("budget check: %d served, %d refused; paid %s USD of 0.01 deposited, key spend %s USD of a 0.005 limit: %s%n",
+                run.ok(), run.errors(), paid.toPlainString(), spend.toPlainString(),
+                withinBalance && withinLimit && paid.compareTo(spend) == 0 ? "NO OVERSHOOT" : "OVERSHOOT");
+    }
+
+    /** Creates an organization with a key: {id, secret, key id}. */
+    private String[] org(String name, String role) throws IOException, InterruptedException {
+        String id = post("/api/orgs", adminKey, Map.of("name", name + " " + UUID.randomUUID(), "roles", List.of(role))).path("id").asText();
+        JsonNode key = post("/api/orgs/" + id + "/keys", adminKey, Map.of("name", "bench"));
+        return new String[] {id, key.path("key").asText(), key.path("id").asText()};
+    }
+
+    private void deposit(String orgId, String amount) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(gateway + "/api/ledger/deposits"))
+                .header("Authorization", "Bearer " + adminKey).header("Content-Type", "application/json")
+                .header("Idempotency-Key", UUID.randomUUID().toString())
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(
+                        Map.of("org_id", orgId, "amount", amount, "reference", "benchmark deposit " + Instant.now()))))
+                .build();
+        check(http.send(request, HttpResponse.BodyHandlers.ofString()));
+    }
+
+    private JsonNode post(String path, String key, Object body) throws IOException, InterruptedException {
+        return send("POST", path, key, body);
+    }
+
+    private JsonNode send(String method, String path, String key, Object body) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(gateway + path))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
+                .build();
+        return check(http.send(request, HttpResponse.BodyHandlers.ofString()));
+    }
+
+    private static JsonNode check(HttpResponse<String> response) throws IOException {
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException(response.request().uri() + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return JSON.readTree(response.body());
+    }
+
+    private static Map<String, String> options(String[] args) {
+        Map<String, String> options = new java.util.HashMap<>();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            if (!args[i].startsWith("--")) {
+                throw new IllegalArgumentException("expected --name value, got " + args[i]);
+            }
+            options.put(args[i].substring(2), args[i + 1]);
+        }
+        return options;
+    }
+}
