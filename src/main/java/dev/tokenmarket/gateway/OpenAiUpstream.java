@@ -234,18 +234,21 @@ public class OpenAiUpstream {
 
     private Served served(CompletionCall call, TreeMap<Integer, ChoiceText> choices, JsonNode usage, long ttft, boolean cancelled) {
         List<Served.Choice> result = new ArrayList<>();
-        int countedCompletion = 0;
         for (var entry : choices.entrySet()) {
             ChoiceText c = entry.getValue();
             result.add(new Served.Choice(entry.getKey(), c.text.toString(),
                     cancelled ? "cancelled" : c.finishReason == null ? "stop" : c.finishReason, List.of()));
-            countedCompletion += c.text.isEmpty() ? 0 : countTokens(c.text.toString()) - 1;
         }
         // Usage reported by the upstream is billed; when it reports none (or the stream was cut), the tokens
         // are counted with the reference tokenizer, the closest measure this server has.
         boolean reported = usage != null && usage.path("prompt_tokens").isInt() && usage.path("completion_tokens").isInt();
         int promptTokens = reported ? usage.get("prompt_tokens").asInt() : countTokens(call.promptText());
-        int completionTokens = reported ? usage.get("completion_tokens").asInt() : countedCompletion;
+        int completionTokens = reported ? usage.get("completion_tokens").asInt() : 0;
+        if (!reported) {
+            for (ChoiceText c : choices.values()) {
+                completionTokens += c.text.isEmpty() ? 0 : countTokens(c.text.toString()) - 1;
+            }
+        }
         return new Served(result, promptTokens, completionTokens, ttft, cancelled);
     }
 

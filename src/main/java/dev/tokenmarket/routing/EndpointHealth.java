@@ -22,6 +22,8 @@ public class EndpointHealth {
     public static final int WINDOW_SAMPLES_MAX = 256;
     /** Samples needed before measured figures replace declared ones in routing. */
     public static final int SAMPLES_TO_TRUST = 5;
+    /** Successes between two refreshes of the medians used by routing. */
+    private static final int REFRESH_EVERY_SAMPLES = 16;
 
     @ConfigProperty(name = "tokenmarket.routing.circuit.failures-to-open", defaultValue = "3")
     int failuresToOpen;
@@ -47,6 +49,7 @@ public class EndpointHealth {
         int next;
         int count;
         int consecutiveFailures;
+        int sinceRefresh;
         long openUntilNanos;
         volatile double ttftP50 = Double.NaN;
         volatile double tpsP50 = Double.NaN;
@@ -72,9 +75,14 @@ public class EndpointHealth {
             s.add(true, ttftNanos / 1e6, throughput);
             s.consecutiveFailures = 0;
             s.openUntilNanos = 0;
-            Measured m = measuredLocked(s);
-            s.ttftP50 = m.ttftMs() == null ? Double.NaN : m.ttftMs().p50();
-            s.tpsP50 = m.throughputTps() == null ? Double.NaN : m.throughputTps().p50();
+            // The medians routing reads are refreshed every few samples: sorting the window per request would
+            // cost more than the rest of matching.
+            if (++s.sinceRefresh >= REFRESH_EVERY_SAMPLES || Double.isNaN(s.ttftP50)) {
+                s.sinceRefresh = 0;
+                Measured m = measuredLocked(s);
+                s.ttftP50 = m.ttftMs() == null ? Double.NaN : m.ttftMs().p50();
+                s.tpsP50 = m.throughputTps() == null ? Double.NaN : m.throughputTps().p50();
+            }
         }
     }
 
