@@ -5,10 +5,14 @@ import dev.tokenmarket.identity.CurrentCaller;
 import dev.tokenmarket.identity.Role;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
+import dev.tokenmarket.platform.error.ErrorCode;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -16,13 +20,20 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** Finance: deposits, payouts, the trial balance and the ledger's self-check. */
+/**
+ * Finance: deposits, payouts, accounts and statements, reversals, credit limits, the trial balance, the
+ * reconciliation report and the ledger's self-check.
+ */
 @Path("/api/ledger")
 @Consumes(MediaType.APPLICATION_JSON)
 @Produces(MediaType.APPLICATION_JSON)
@@ -43,6 +54,9 @@ public class FinanceResource {
 
     @Inject
     CurrentCaller currentCaller;
+
+    @Inject
+    FinanceReports reports;
 
     /** Money in: platform cash debited, the buyer's wallet credited. */
     @POST
@@ -164,5 +178,169 @@ public class FinanceResource {
             discrepancies.add(row);
         }
         return Map.of("consistent", discrepancies.isEmpty(), "discrepancies", discrepancies);
+    }
+
+    /** Every ledger account with its stored balance, or those of one organization. */
+    @GET
+    @Path("/accounts")
+    public Map<String, Object> accounts(@QueryParam("org_id") String orgId) {
+        currentCaller.get().require(Role.FINANCE);
+        UUID org = orgId == null || orgId.isBlank() ? null : parseUuid(orgId, "org_id");
+        return Map.of("accounts", reports.accounts(org).stream().map(FinanceReports.Account::view).toList());
+    }
+
+    /**
+     * An account's statement for [from, to): opening balance, entries, closing balance, as JSON or, with
+     * {@code Accept: text/csv}, as CSV. Finance reads any account; an organization reads its own.
+     */
+    @GET
+    @Path("/accounts/{id}/statement")
+    @Produces({MediaType.APPLICATION_JSON, "text/csv"})
+    public Response statement(@PathParam("id") String id, @QueryParam("from") String from, @QueryParam("to") String to,
+                              @HeaderParam("Accept") String accept) {
+        Caller caller = currentCaller.get();
+        Period period = Period.parse(from, to);
+        FinanceReports.Account account = reports.account(id);
+        if (!caller.has(Role.FINANCE) && !caller.has(Role.ADMIN) && !caller.orgId().equals(account.orgId())) {
+            throw new ApiException(ErrorCode.FORBIDDEN, "Account " + id + " belongs to another organization.");
+        }
+        FinanceReports.Statement statement = reports.statement(account, period.from(), period.to());
+        if (accept != null && accept.contains("text/csv")) {
+            return Response.ok(StatementCsv.render(statement), "text/csv; charset=utf-8")
+                    .header("Content-Disposition", "attachment; filename=\"statement-" + account.id() + ".csv\"")
+                    .build();
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("account", account.view());
+        body.put("from", statement.from().toString());
+        body.put("to", statement.to().toString());
+        body.put("opening_balance", Money.formatUsd(statement.openingNanoUsd()));
+        body.put("total_debits", Money.formatUsd(statement.debitsNanoUsd()));
+        body.put("total_credits", Money.formatUsd(statement.creditsNanoUsd()));
+        body.put("closing_balance", Money.formatUsd(statement.closingNanoUsd()));
+        List<Map<String, Object>> lines = new ArrayList<>();
+        for (FinanceReports.StatementLine line : statement.lines()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("entry_id", line.entryId());
+            row.put("created_at", line.createdAt().toString());
+            row.put("code", line.code());
+            row.put("description", line.description());
+            row.put("debit", Money.formatUsd(line.debitNanoUsd()));
+            row.put("credit", Money.formatUsd(line.creditNanoUsd()));
+            row.put("balance", Money.formatUsd(line.balanceNanoUsd()));
+            if (line.reversesEntryId() != null) {
+                row.put("reverses_entry_id", line.reversesEntryId());
+            }
+            lines.add(row);
+        }
+        body.put("entries", lines);
+        return Response.ok(body, MediaType.APPLICATION_JSON).build();
+    }
+
+    /** Metered usage against posted entries for [from, to), dead letters, reversals, holds, outbox and consumer lag. */
+    @GET
+    @Path("/reconciliation")
+    public Map<String, Object> reconciliation(@QueryParam("from") String from, @QueryParam("to") String to) {
+        currentCaller.get().require(Role.FINANCE);
+        Period period = Period.parse(from, to);
+        return reports.reconciliation(period.from(), period.to());
+    }
+
+    /** One journal entry with its postings. */
+    @GET
+    @Path("/entries/{id}")
+    public Map<String, Object> entry(@PathParam("id") String id) {
+        currentCaller.get().require(Role.FINANCE);
+        return entryView(ledger.entry(parseUuid(id, "id")));
+    }
+
+    /** {@code reason} says why the entry is corrected; it is kept on the reversing entry. */
+    public record ReversalRequest(String reason) {
+    }
+
+    /** Corrects an entry by posting its mirror image; a second reversal of the same entry is a 409. */
+    @POST
+    @Path("/entries/{id}/reversal")
+    public Response reverse(@PathParam("id") String id, ReversalRequest request) {
+        currentCaller.get().require(Role.FINANCE);
+        UUID entryId = parseUuid(id, "id");
+        String reason = request == null || request.reason() == null ? "" : request.reason().strip();
+        if (reason.isEmpty() || reason.length() > REFERENCE_LENGTH_MAX) {
+            throw ApiException.invalid("reason", "Field 'reason' is required (up to " + REFERENCE_LENGTH_MAX
+                    + " characters): say why the entry is reversed.");
+        }
+        return Response.status(201).entity(entryView(ledger.reverse(entryId, reason))).build();
+    }
+
+    /** {@code credit_limit} is USD as a decimal string; "0" removes the credit. */
+    public record CreditLimitRequest(String creditLimit) {
+    }
+
+    /** Lets a buyer's wallet go below zero down to minus the limit. */
+    @PUT
+    @Path("/credit-limits/{orgId}")
+    public Map<String, Object> setCreditLimit(@PathParam("orgId") String orgId, CreditLimitRequest request) {
+        currentCaller.get().require(Role.FINANCE);
+        if (request == null) {
+            throw ApiException.invalid("body", "A JSON body {credit_limit} is required, e.g. {\"credit_limit\":\"50.00\"}.");
+        }
+        long limit = Money.parseUsd(request.creditLimit(), "credit_limit");
+        UUID org = parseUuid(orgId, "org_id");
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("org_id", org);
+        body.putAll(BalanceResource.view(ledger.setCreditLimit(accounts.walletOf(org), limit)));
+        body.put("credit_limit", Money.formatUsd(limit));
+        return body;
+    }
+
+    private Map<String, Object> entryView(Ledger.StoredEntry entry) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", entry.id());
+        body.put("code", entry.code());
+        body.put("description", entry.description());
+        body.put("created_at", entry.createdAt().toString());
+        body.put("reverses_entry_id", entry.reversesEntryId());
+        body.put("reversed_by_entry_id", entry.reversedByEntryId());
+        body.put("metadata", entry.metadataJson());
+        List<Map<String, Object>> postings = new ArrayList<>();
+        for (Posting p : entry.postings()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("account_id", p.accountId());
+            row.put("debit", Money.formatUsd(Math.max(0, p.amountNanoUsd())));
+            row.put("credit", Money.formatUsd(Math.max(0, -p.amountNanoUsd())));
+            postings.add(row);
+        }
+        body.put("postings", postings);
+        return body;
+    }
+
+    private static UUID parseUuid(String value, String field) {
+        try {
+            return UUID.fromString(value);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(field, "'" + field + "' must be a UUID; got \"" + value + "\".");
+        }
+    }
+
+    /** A report period [from, to): ISO-8601 instants or dates (a date means its start, UTC). */
+    record Period(Instant from, Instant to) {
+
+        static Period parse(String from, String to) {
+            Instant start = from == null || from.isBlank() ? Instant.EPOCH : instant(from, "from");
+            Instant end = to == null || to.isBlank() ? Instant.now() : instant(to, "to");
+            if (!start.isBefore(end)) {
+                throw ApiException.invalid("to", "'to' (" + end + ") must be after 'from' (" + start + ").");
+            }
+            return new Period(start, end);
+        }
+
+        private static Instant instant(String value, String field) {
+            try {
+                return value.length() == 10 ? LocalDate.parse(value).atStartOfDay(ZoneOffset.UTC).toInstant() : Instant.parse(value);
+            } catch (DateTimeParseException e) {
+                throw ApiException.invalid(field, "'" + field + "' must be an ISO-8601 date (2026-11-01) or instant "
+                        + "(2026-11-01T00:00:00Z); got \"" + value + "\".");
+            }
+        }
     }
 }

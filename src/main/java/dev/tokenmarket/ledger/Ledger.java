@@ -83,6 +83,131 @@ public class Ledger {
         }
     }
 
+    /** An entry with its postings, as finance reads it. */
+    public record StoredEntry(UUID id, String code, String description, String metadataJson, Instant createdAt,
+                              UUID reversesEntryId, UUID reversedByEntryId, List<Posting> postings) {
+    }
+
+    /** The entry with this id and its postings; 404 when there is none. */
+    public StoredEntry entry(UUID entryId) {
+        try (Connection c = dataSource.getConnection()) {
+            return readEntry(c, entryId);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read entry " + entryId, e);
+        }
+    }
+
+    private static StoredEntry readEntry(Connection c, UUID entryId) throws SQLException {
+        String code;
+        String description;
+        String metadata;
+        Instant createdAt;
+        UUID reverses;
+        UUID reversedBy;
+        try (PreparedStatement ps = c.prepareStatement("""
+                select e.code, e.description, e.metadata::text, e.created_at, e.reverses_entry_id,
+                       (select r.id from journal_entries r where r.reverses_entry_id = e.id)
+                from journal_entries e where e.id = ?""")) {
+            ps.setObject(1, entryId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new ApiException(ErrorCode.NOT_FOUND, "No journal entry " + entryId + ".");
+                }
+                code = rs.getString(1);
+                description = rs.getString(2);
+                metadata = rs.getString(3);
+                createdAt = rs.getTimestamp(4).toInstant();
+                reverses = rs.getObject(5, UUID.class);
+                reversedBy = rs.getObject(6, UUID.class);
+            }
+        }
+        List<Posting> postings = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(
+                "select account_id, amount_nano_usd from postings where entry_id = ? order by seq")) {
+            ps.setObject(1, entryId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    postings.add(new Posting(rs.getLong(1), rs.getLong(2)));
+                }
+            }
+        }
+        return new StoredEntry(entryId, code, description, metadata, createdAt, reverses, reversedBy, postings);
+    }
+
+    /** The id of the reversal of an entry: fixed, so a retried reversal finds the first one. */
+    static UUID reversalIdOf(UUID entryId) {
+        return UUID.nameUUIDFromBytes(("reversal:" + entryId).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Corrects an entry by posting its mirror image (every posting negated), linked to it. An entry is
+     * reversed at most once (the database's unique reverses_entry_id); a reversal is not itself reversible.
+     * The original stays as it was. Reversing a usage entry gives the buyer the cost back and takes it from
+     * the provider and the platform; the request's hold stays captured, since the request was served.
+     * A reversal that would take an account below its limit (a deposit already spent, a provider share
+     * already paid out) is refused with 402 and nothing changes.
+     */
+    @Transactional
+    public StoredEntry reverse(UUID entryId, String reason) {
+        try (Connection c = dataSource.getConnection()) {
+            StoredEntry original = readEntry(c, entryId);
+            if ("reversal".equals(original.code())) {
+                throw new ApiException(ErrorCode.NOT_REVERSIBLE, "Entry " + entryId + " is a reversal (of "
+                        + original.reversesEntryId() + ") and cannot be reversed; post a new entry instead.");
+            }
+            if (original.reversedByEntryId() != null) {
+                throw new ApiException(ErrorCode.ALREADY_REVERSED, "Entry " + entryId + " was already reversed by entry "
+                        + original.reversedByEntryId() + ".");
+            }
+            List<Posting> mirror = original.postings().stream()
+                    .map(p -> new Posting(p.accountId(), -p.amountNanoUsd())).toList();
+            UUID reversalId = reversalIdOf(entryId);
+            String metadata = "{\"reverses_entry_id\":\"" + entryId + "\",\"reason\":"
+                    + com.fasterxml.jackson.databind.node.TextNode.valueOf(reason) + "}";
+            EntryDraft draft = new EntryDraft(reversalId, "reversal", "reversal of " + original.code() + " entry "
+                    + entryId + ": " + reason, metadata, UsageSettlement.digest("reversal|" + entryId), mirror, entryId);
+            Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+            if (JournalWriter.insertEntries(c, List.of(draft), deltas).isEmpty()) {
+                // A concurrent reversal of the same entry committed first.
+                throw new ApiException(ErrorCode.ALREADY_REVERSED, "Entry " + entryId + " was already reversed by entry "
+                        + reversalId + ".");
+            }
+            JournalWriter.applyDeltas(c, deltas);
+            return readEntry(c, reversalId);
+        } catch (SQLException e) {
+            if (JournalWriter.isOverdraft(e)) {
+                throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE, "Reversing entry " + entryId
+                        + " would take an account below its limit: the money it moved has been spent, held or paid out since.");
+            }
+            throw new IllegalStateException("could not reverse entry " + entryId, e);
+        }
+    }
+
+    /**
+     * Lets an organization's wallet go down to minus {@code limitNanoUsd}. Lowering a limit that the
+     * wallet is using is refused (409): the database's balance check fails, so nothing changes.
+     */
+    @Transactional
+    public Balance setCreditLimit(long accountId, long limitNanoUsd) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "update ledger_accounts set credit_limit_nano_usd = ? where id = ? and no_overdraft")) {
+            ps.setLong(1, limitNanoUsd);
+            ps.setLong(2, accountId);
+            if (ps.executeUpdate() == 0) {
+                throw new ApiException(ErrorCode.NOT_FOUND, "Account " + accountId + " has no balance limit to set.");
+            }
+        } catch (SQLException e) {
+            if (JournalWriter.isOverdraft(e)) {
+                throw new ApiException(ErrorCode.CREDIT_LIMIT_IN_USE, "The wallet is using more credit than "
+                        + dev.tokenmarket.platform.Money.formatUsd(limitNanoUsd)
+                        + " USD (its balance less holds is below minus that amount); deposit funds first or choose a higher limit.");
+            }
+            throw new IllegalStateException("could not set the credit limit of account " + accountId, e);
+        }
+        return balance(accountId);
+    }
+
     /**
      * Reserves {@code amountNanoUsd} on an account: it stays posted but is no longer available. Fails
      * with 402 when the available balance is smaller; a single conditional update makes that exact under
