@@ -127,6 +127,10 @@ public class CompletionsResource {
                             + ". The tokens already sent are billed.", null));
             return;
         } catch (ApiException e) {
+            if (!events.started()) {
+                // Nothing was sent yet (every candidate failed before its first token): a plain error status.
+                throw e;
+            }
             events.data(ErrorResponses.openAiError(e.code().code(), e.code().openAiType(), e.getMessage(), e.field()));
             return;
         } catch (RuntimeException e) {

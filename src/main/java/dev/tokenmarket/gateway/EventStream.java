@@ -26,6 +26,7 @@ final class EventStream implements AutoCloseable {
     private final ScheduledFuture<?> keepAlive;
     private long lastWriteNanos = System.nanoTime();
     private volatile boolean open = true;
+    private boolean started;
     private final AtomicBoolean keepAliveWriting = new AtomicBoolean();
 
     EventStream(OutputStream out, ScheduledExecutorService timer, long keepAliveMillis) {
@@ -48,6 +49,11 @@ final class EventStream implements AutoCloseable {
 
     boolean open() {
         return open;
+    }
+
+    /** True once anything was sent: from then on the status is 200 and failures can only be events. */
+    synchronized boolean started() {
+        return started;
     }
 
     /** Sends {@code data: <json>}; false when the client is gone. */
@@ -77,6 +83,7 @@ final class EventStream implements AutoCloseable {
             return false;
         }
         try {
+            started = true;
             out.write(bytes);
             out.flush();
             lastWriteNanos = System.nanoTime();

@@ -161,6 +161,19 @@ class UpstreamProxyTest {
     }
 
     @Test
+    void shouldAnswerAStreamingRequestWith502WhenEveryCandidateFailsBeforeItsFirstToken() {
+        // Proves a stream that never started gets a plain error status, not a 200 with an error event.
+        String failing = upstreamEndpoint("1.00");
+        upstream.behave(Behaviour.FAIL_WITH_500);
+        as(buyer.key()).body(streamed(chat(10, Map.of("only", List.of(failing), "allow_fallbacks", false))))
+                .post("/v1/chat/completions").then().statusCode(502)
+                .body("error.code", equalTo("upstream_failed"));
+        Map<String, String> balance = Market.balance(buyer);
+        assertEquals(0, usd("5.00").compareTo(usd(balance.get("available"))), balance.toString());
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
     void shouldTakeAFailingEndpointOutOfRotationAndBringItBackAfterTheCoolDown() {
         // Proves the circuit breaker: after 3 failures the endpoint is skipped (503 names why), then returns by itself.
         String flaky = upstreamEndpoint("1.00");
