@@ -137,10 +137,11 @@ public class KeyLimits {
     }
 
     /**
-     * Reserves one request, {@code tokensMax} tokens and {@code spendMaxNanoUsd} against the key's limits,
+     * Reserves one request (none when {@code newRequest} is false: a fallback attempt of a request already
+     * counted), {@code tokensMax} tokens and {@code spendMaxNanoUsd} against the key's limits,
      * or fails with 429 (rate) or 402 {@code spend_limit_reached}. Null when the key has no limits.
      */
-    public Admission admit(UUID keyId, long tokensMax, long spendMaxNanoUsd) {
+    public Admission admit(UUID keyId, boolean newRequest, long tokensMax, long spendMaxNanoUsd) {
         Limits limits = limits(keyId);
         if (limits.none()) {
             return null;
@@ -155,24 +156,25 @@ public class KeyLimits {
                     + Money.formatUsd(spendMaxNanoUsd) + " USD, more than this key's whole spending limit of "
                     + Money.formatUsd(limits.spendLimitNanoUsd()) + " USD; lower max_tokens or raise the limit.");
         }
-        return QuarkusTransaction.requiringNew().call(() -> reserve(keyId, limits, tokensMax, spendMaxNanoUsd));
+        return QuarkusTransaction.requiringNew().call(() -> reserve(keyId, limits, newRequest ? 1 : 0, tokensMax, spendMaxNanoUsd));
     }
 
-    private Admission reserve(UUID keyId, Limits limits, long tokensMax, long spendMaxNanoUsd) throws SQLException {
+    private Admission reserve(UUID keyId, Limits limits, int requests, long tokensMax, long spendMaxNanoUsd) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             Instant minuteStart = null;
             if (limits.requestsPerMinute() != null || limits.tokensPerMinute() != null) {
                 try (PreparedStatement ps = c.prepareStatement("""
                         insert into api_key_usage_windows as w (api_key_id, kind, window_start, requests, tokens)
-                        values (?, 'minute', date_trunc('minute', now()), 1, ?)
+                        values (?, 'minute', date_trunc('minute', now()), ?, ?)
                         on conflict (api_key_id, kind, window_start) do update
-                            set requests = w.requests + 1, tokens = w.tokens + excluded.tokens
-                            where w.requests + 1 <= ? and w.tokens + excluded.tokens <= ?
+                            set requests = w.requests + excluded.requests, tokens = w.tokens + excluded.tokens
+                            where w.requests + excluded.requests <= ? and w.tokens + excluded.tokens <= ?
                         returning window_start""")) {
                     ps.setObject(1, keyId);
-                    ps.setLong(2, tokensMax);
-                    ps.setInt(3, limits.requestsPerMinute() == null ? Integer.MAX_VALUE : limits.requestsPerMinute());
-                    ps.setLong(4, limits.tokensPerMinute() == null ? Long.MAX_VALUE / 2 : limits.tokensPerMinute());
+                    ps.setInt(2, requests);
+                    ps.setLong(3, tokensMax);
+                    ps.setInt(4, limits.requestsPerMinute() == null ? Integer.MAX_VALUE : limits.requestsPerMinute());
+                    ps.setLong(5, limits.tokensPerMinute() == null ? Long.MAX_VALUE / 2 : limits.tokensPerMinute());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (!rs.next()) {
                             int retryAfter = 60 - (int) (Instant.now().getEpochSecond() % 60);

@@ -168,6 +168,7 @@ public class SpotFlow {
         private final Iterator<Offer> remaining;
         Offer offer;
         boolean slotHeld;
+        boolean requestCounted;
         UUID holdId;
         long holdNanoUsd;
         int maxTokens;
@@ -291,7 +292,10 @@ public class SpotFlow {
                 completionTokensMax, offer.completionPriceNanoUsdPerMillionTokens()));
         UUID holdId = UUID.randomUUID();
         // Key limits first: a request they refuse leaves the wallet untouched.
-        order.admission = keyLimits.admit(order.caller.keyId(), promptTokensMax + completionTokensMax, holdNanoUsd);
+        // A fallback attempt reserves tokens and spend again, but the request was counted by the first attempt.
+        order.admission = keyLimits.admit(order.caller.keyId(), !order.requestCounted, promptTokensMax + completionTokensMax,
+                holdNanoUsd);
+        order.requestCounted = true;
         boolean placed;
         try {
             placed = holds.submit(new HoldRequest(holdId, order.wallet, holdNanoUsd,
