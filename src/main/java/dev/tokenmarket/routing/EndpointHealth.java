@@ -6,6 +6,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -32,6 +33,8 @@ public class EndpointHealth {
     Duration coolDown;
 
     private final Map<UUID, State> states = new ConcurrentHashMap<>();
+    /** Endpoints with a trusted measured median, which routing ranks by measurement instead of declaration. */
+    private final Set<UUID> measured = ConcurrentHashMap.newKeySet();
 
     /** Percentiles of one measure over the window. */
     public record Percentiles(double p50, double p90, double p99) {
@@ -82,6 +85,9 @@ public class EndpointHealth {
                 Measured m = measuredLocked(s);
                 s.ttftP50 = m.ttftMs() == null ? Double.NaN : m.ttftMs().p50();
                 s.tpsP50 = m.throughputTps() == null ? Double.NaN : m.throughputTps().p50();
+                if (!Double.isNaN(s.ttftP50) || !Double.isNaN(s.tpsP50)) {
+                    measured.add(endpointId);
+                }
             }
         }
     }
@@ -95,6 +101,11 @@ public class EndpointHealth {
                 s.openUntilNanos = System.nanoTime() + coolDown.toNanos();
             }
         }
+    }
+
+    /** Endpoints with at least one trusted measured median (a live view). */
+    public Set<UUID> measuredEndpoints() {
+        return measured;
     }
 
     /** True while the endpoint cools down after repeated failures. */

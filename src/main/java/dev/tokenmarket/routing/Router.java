@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -42,7 +43,16 @@ public class Router {
     @Inject
     CatalogChanges changes;
 
-    private record Snapshot(long version, long takenAtNanos, Map<String, List<Offer>> offersByModel) {
+    /**
+     * One model's offers, pre-sorted three ways (cheapest first, highest declared throughput first, lowest
+     * declared time to first token first), so that a match walks from the top and stops early.
+     */
+    private record Book(List<Offer> byPrice, List<Offer> byDeclaredThroughput, List<Offer> byDeclaredLatency,
+                        Map<UUID, Offer> byId) {
+        static final Book EMPTY = new Book(List.of(), List.of(), List.of(), Map.of());
+    }
+
+    private record Snapshot(long version, long takenAtNanos, Map<String, Book> books) {
     }
 
     /** Candidates returned per request: the first and the fallbacks after it. */
@@ -55,6 +65,7 @@ public class Router {
     private final Map<UUID, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<UUID, MinuteCounter> tokensPerMinute = new ConcurrentHashMap<>();
     private final AtomicLong rotation = new AtomicLong();
+    private boolean fixedBook;
 
     /**
      * Candidates for {@code model} in the order they should be tried, at most {@link #CANDIDATES_MAX}. Fails
@@ -62,15 +73,21 @@ public class Router {
      * are filtered out.
      */
     public List<Offer> candidates(String model, RoutingPreferences prefs) {
-        List<Offer> listed = current().offersByModel().getOrDefault(model, List.of());
+        Book book = current().books().getOrDefault(model, Book.EMPTY);
+        List<Offer> listed = book.byPrice();
         if (listed.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "The model '" + model
                     + "' is not served by any active endpoint; GET /v1/models lists the models on offer.", "model");
         }
         int wanted = prefs.allowFallbacks() ? CANDIDATES_MAX : 1;
-        List<Offer> kept = prefs.order().isEmpty() && (prefs.sort() == null || "price".equals(prefs.sort()))
-                ? cheapestFirst(listed, prefs, wanted)
-                : sortedBy(listed, prefs, wanted);
+        List<Offer> kept;
+        if (!prefs.order().isEmpty()) {
+            kept = sortedBy(listed, prefs, wanted);
+        } else if ("throughput".equals(prefs.sort()) || "latency".equals(prefs.sort())) {
+            kept = fastestFirst(book, prefs, wanted);
+        } else {
+            kept = cheapestFirst(listed, prefs, wanted);
+        }
         if (kept.isEmpty()) {
             Map<String, Integer> excluded = new TreeMap<>();
             for (Offer offer : listed) {
@@ -125,7 +142,33 @@ public class Router {
         }
     }
 
-    /** Sorts by throughput, latency or an explicit order: every offer is looked at. */
+    /**
+     * Sort by throughput or latency. Offers without trusted measurements are taken from the top of the book
+     * sorted by their declared figure, stopping early; offers this replica has measured (usually few) are
+     * added from the health window and ranked by their measured figure; the merged list is sorted.
+     */
+    private List<Offer> fastestFirst(Book book, RoutingPreferences prefs, int wanted) {
+        Set<UUID> measured = health.measuredEndpoints();
+        List<Offer> picked = new ArrayList<>(wanted * 2);
+        for (Offer offer : "throughput".equals(prefs.sort()) ? book.byDeclaredThroughput() : book.byDeclaredLatency()) {
+            if (picked.size() >= wanted) {
+                break;
+            }
+            if (!measured.contains(offer.endpointId()) && exclusion(offer, prefs) == null) {
+                picked.add(offer);
+            }
+        }
+        for (UUID id : measured) {
+            Offer offer = book.byId().get(id);
+            if (offer != null && exclusion(offer, prefs) == null) {
+                picked.add(offer);
+            }
+        }
+        picked.sort(comparator(prefs));
+        return picked.size() > wanted ? List.copyOf(picked.subList(0, wanted)) : picked;
+    }
+
+    /** Sorts by an explicit order: every offer is looked at (the order list names the few that matter). */
     private List<Offer> sortedBy(List<Offer> listed, RoutingPreferences prefs, int wanted) {
         List<Offer> kept = new ArrayList<>();
         for (Offer offer : listed) {
@@ -259,8 +302,25 @@ public class Router {
         inFlight.get(offer.endpointId()).decrementAndGet();
     }
 
+    /**
+     * A router over a fixed book of offers that never reads the database: what the matching benchmark
+     * measures, the same code as in service minus the catalog refresh.
+     */
+    public static Router overFixedBook(List<Offer> offers) {
+        Router router = new Router();
+        router.health = new EndpointHealth();
+        Map<String, List<Offer>> byModel = new HashMap<>();
+        offers.forEach(o -> byModel.computeIfAbsent(o.model(), m -> new ArrayList<>()).add(o));
+        router.snapshot = book(0, byModel);
+        router.fixedBook = true;
+        return router;
+    }
+
     private Snapshot current() {
         Snapshot s = snapshot;
+        if (fixedBook) {
+            return s;
+        }
         long version = changes.version();
         if (s.version() != version || System.nanoTime() - s.takenAtNanos() > SNAPSHOT_AGE_NANOS_MAX) {
             s = load(version);
@@ -291,9 +351,22 @@ public class Router {
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the catalog", e);
         }
-        // The book: each model's offers pre-sorted cheapest first, so the default match stops early.
-        byModel.values().forEach(offers -> offers.sort(Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens)
-                .thenComparing(Offer::endpointId)));
-        return new Snapshot(version, System.nanoTime(), Map.copyOf(byModel));
+        return book(version, byModel);
+    }
+
+    /** The books of every model, sorted once per catalog change rather than once per request. */
+    private static Snapshot book(long version, Map<String, List<Offer>> byModel) {
+        Comparator<Offer> byPrice = Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens).thenComparing(Offer::endpointId);
+        Map<String, Book> books = new HashMap<>();
+        byModel.forEach((model, offers) -> {
+            Map<UUID, Offer> byId = new HashMap<>();
+            offers.forEach(o -> byId.put(o.endpointId(), o));
+            books.put(model, new Book(
+                    offers.stream().sorted(byPrice).toList(),
+                    offers.stream().sorted(Comparator.comparingInt(Offer::declaredThroughputTps).reversed().thenComparing(byPrice)).toList(),
+                    offers.stream().sorted(Comparator.comparingInt(Offer::declaredTtftMs).thenComparing(byPrice)).toList(),
+                    Map.copyOf(byId)));
+        });
+        return new Snapshot(version, System.nanoTime(), Map.copyOf(books));
     }
 }
