@@ -232,24 +232,23 @@ public class KeyLimits {
             return;
         }
         if (a.minuteStart() != null) {
-            try (PreparedStatement ps = c.prepareStatement("""
-                    update api_key_usage_windows set tokens = greatest(0, tokens - ?)
-                    where api_key_id = ? and kind = 'minute' and window_start = ?""")) {
-                ps.setLong(1, a.tokensReserved() - tokens);
-                ps.setObject(2, a.keyId());
-                ps.setTimestamp(3, Timestamp.from(a.minuteStart()));
-                ps.executeUpdate();
-            }
+            subtract(c, "tokens", "minute", a.keyId(), a.minuteStart(), a.tokensReserved() - tokens);
         }
         if (a.spendWindowStart() != null) {
-            try (PreparedStatement ps = c.prepareStatement("""
-                    update api_key_usage_windows set spend_nano_usd = greatest(0, spend_nano_usd - ?)
-                    where api_key_id = ? and kind = 'spend' and window_start = ?""")) {
-                ps.setLong(1, a.spendReservedNanoUsd() - costNanoUsd);
-                ps.setObject(2, a.keyId());
-                ps.setTimestamp(3, Timestamp.from(a.spendWindowStart()));
-                ps.executeUpdate();
-            }
+            subtract(c, "spend_nano_usd", "spend", a.keyId(), a.spendWindowStart(), a.spendReservedNanoUsd() - costNanoUsd);
+        }
+    }
+
+    /** Gives back {@code amount} of a reservation in one window; {@code column} is one of two fixed names. */
+    private static void subtract(Connection c, String column, String kind, UUID keyId, Instant windowStart, long amount)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("update api_key_usage_windows set " + column + " = greatest(0, "
+                + column + " - ?) where api_key_id = ? and kind = ? and window_start = ?")) {
+            ps.setLong(1, amount);
+            ps.setObject(2, keyId);
+            ps.setString(3, kind);
+            ps.setTimestamp(4, Timestamp.from(windowStart));
+            ps.executeUpdate();
         }
     }
 

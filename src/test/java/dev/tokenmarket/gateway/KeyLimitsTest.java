@@ -99,7 +99,7 @@ class KeyLimitsTest {
                 .then().statusCode(200).extract().jsonPath().getMap("current");
         BigDecimal spent = usd((String) limits.get("spend"));
         assertTrue(spent.compareTo(usd("0.10")) <= 0, "spend within the limit: " + spent);
-        BigDecimal charged = usd("10.00").subtract(usd(Market.balance(buyer).get("posted")));
+        BigDecimal charged = Market.paidSince(buyer, "10.00");
         assertEquals(0, spent.compareTo(charged), "the key's spend is what the wallet paid");
         assertEquals(402, refused.statusCode(), "no room for another request's hold under the limit");
         assertEquals("spend_limit_reached", refused.path("error.code"));

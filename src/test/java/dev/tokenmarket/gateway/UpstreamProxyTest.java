@@ -126,7 +126,7 @@ class UpstreamProxyTest {
         assertEquals(healthy, answer.getString("endpoint_id"));
         assertEquals(1, upstream.requests(), "the failing endpoint was tried first");
         Market.awaitSettled(buyer);
-        BigDecimal charged = usd("5.00").subtract(usd(Market.balance(buyer).get("posted")));
+        BigDecimal charged = Market.paidSince(buyer, "5.00");
         assertEquals(0, charged.compareTo(usd(answer.getString("usage.cost"))), "the failed attempt's hold was released");
         Market.assertLedgerBalanced();
     }
@@ -198,7 +198,7 @@ class UpstreamProxyTest {
         assertEquals(breaking, generation.getString("data.endpoint_id"), "no switch to the healthy endpoint");
         assertTrue(generation.getInt("data.completion_tokens") >= 1 && generation.getInt("data.completion_tokens") <= 5,
                 "the three delivered tokens, re-counted: " + generation.getInt("data.completion_tokens"));
-        BigDecimal charged = usd("5.00").subtract(usd(Market.balance(buyer).get("posted")));
+        BigDecimal charged = Market.paidSince(buyer, "5.00");
         assertEquals(0, charged.compareTo(usd(generation.getString("data.cost"))));
         Market.assertLedgerBalanced();
     }

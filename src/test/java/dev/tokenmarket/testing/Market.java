@@ -86,6 +86,11 @@ public final class Market {
         return as(org.key()).get("/api/balance").then().statusCode(200).extract().jsonPath().getMap("$");
     }
 
+    /** What the buyer's wallet paid since it was funded with {@code depositedUsd} (settled postings only). */
+    public static BigDecimal paidSince(Org buyer, String depositedUsd) {
+        return usd(depositedUsd).subtract(usd(balance(buyer).get("posted")));
+    }
+
     public static BigDecimal usd(String amount) {
         return new BigDecimal(amount);
     }
