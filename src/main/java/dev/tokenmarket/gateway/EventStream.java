@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One server-sent-event response. The generating thread and the keep-alive timer both write, so every
@@ -25,11 +26,24 @@ final class EventStream implements AutoCloseable {
     private final ScheduledFuture<?> keepAlive;
     private long lastWriteNanos = System.nanoTime();
     private volatile boolean open = true;
+    private final AtomicBoolean keepAliveWriting = new AtomicBoolean();
 
     EventStream(OutputStream out, ScheduledExecutorService timer, long keepAliveMillis) {
         this.out = out;
         this.keepAliveNanos = TimeUnit.MILLISECONDS.toNanos(keepAliveMillis);
-        this.keepAlive = timer.scheduleAtFixedRate(this::keepAlive, keepAliveMillis, keepAliveMillis, TimeUnit.MILLISECONDS);
+        // The shared timer only starts the write: a client that stops reading blocks its own keep-alive
+        // writer (a virtual thread, at most one per stream), never the timer that serves every stream.
+        this.keepAlive = timer.scheduleAtFixedRate(() -> {
+            if (keepAliveWriting.compareAndSet(false, true)) {
+                Thread.startVirtualThread(() -> {
+                    try {
+                        keepAlive();
+                    } finally {
+                        keepAliveWriting.set(false);
+                    }
+                });
+            }
+        }, keepAliveMillis, keepAliveMillis, TimeUnit.MILLISECONDS);
     }
 
     boolean open() {

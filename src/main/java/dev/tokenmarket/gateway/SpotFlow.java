@@ -101,7 +101,7 @@ public class SpotFlow {
     /** Writes of concurrent requests share a transaction up to this many. */
     private static final int GROUP_COMMIT_BATCH_MAX = 256;
 
-    private record HoldRequest(UUID holdId, long accountId, long amountNanoUsd, Instant expiresAt) {
+    private record HoldRequest(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt) {
     }
 
     private record Metering(UsageEvent event, boolean streamed, boolean cancelled, KeyLimits.Admission admission,
@@ -134,7 +134,7 @@ public class SpotFlow {
         Boolean[] placed = new Boolean[requests.size()];
         for (int i : order) {
             HoldRequest h = requests.get(i);
-            placed[i] = Ledger.reserve(c, h.holdId(), h.accountId(), h.amountNanoUsd(), "generation request", h.expiresAt());
+            placed[i] = Ledger.reserve(c, h.holdId(), h.accountId(), h.amountNanoUsd(), h.reference(), h.expiresAt());
         }
         return java.util.Arrays.asList(placed);
     }
@@ -294,7 +294,8 @@ public class SpotFlow {
         order.admission = keyLimits.admit(order.caller.keyId(), promptTokensMax + completionTokensMax, holdNanoUsd);
         boolean placed;
         try {
-            placed = holds.submit(new HoldRequest(holdId, order.wallet, holdNanoUsd, Instant.now().plus(holdTtl)));
+            placed = holds.submit(new HoldRequest(holdId, order.wallet, holdNanoUsd,
+                    "generation " + GenerationIds.format(order.generationId), Instant.now().plus(holdTtl)));
         } catch (RuntimeException e) {
             keyLimits.release(order.admission);
             order.admission = null;

@@ -116,6 +116,33 @@ class RoutingTest {
     }
 
     @Test
+    void shouldSkipAnEndpointThatUsedItsTokensPerMinute() throws InterruptedException {
+        // Proves the tokens-per-minute capacity: once an endpoint served its minute's tokens, requests go elsewhere.
+        while (System.currentTimeMillis() % 60_000 > 55_000) {
+            Thread.sleep(200); // the counter restarts with each calendar minute: keep the test inside one
+        }
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        Market.funded(buyer, "1.00");
+        String small = as(provider.key()).body(Map.of(
+                        "model", Market.MODEL, "hardware", "test cpu", "hardware_class", "cpu", "region", "local",
+                        "pricing", Map.of("prompt", "1.00", "completion", "1.00"),
+                        "declared", Map.of("throughput_tps", 100, "ttft_ms", 200),
+                        "capacity", Map.of("tokens_per_minute", 30, "max_concurrency", 8),
+                        "backend", Map.of("type", "reference")))
+                .post("/api/endpoints").then().statusCode(201).extract().path("id");
+        String spare = Market.endpoint(provider, "2.00", "2.00", 100, 200, 8);
+        as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 40, "provider", routing(List.of(small))))
+                .post("/v1/completions").then().statusCode(200);
+        assertEquals(spare, servedBy(buyer, routing(List.of(small, spare))));
+        as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "provider", routing(List.of(small))))
+                .post("/v1/completions").then().statusCode(503)
+                .body("error.message", containsString("capacity (tokens_per_minute reached)"));
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
     void shouldSkipAnEndpointAtItsConcurrencyLimitAndBillAStreamAtThePriceItWasMatchedAt() throws Exception {
         // Proves capacity filtering (max_concurrency) and that a price change mid-flight bills the matched price.
         Org provider = Market.org("provider", "provider");
