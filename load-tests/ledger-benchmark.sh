@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Ledger settlement benchmark: N usage events through Kafka into the ledger (the packaged application's
+# consumers, synchronous commit on), a run paced at 1,000 events/s, the naive one-transaction-per-event
+# baseline, and pgbench TPC-B against the same PostgreSQL server. Options are passed on:
+#   --events 1000000  --paced-seconds 30  --naive-events 20000  --pgbench-seconds 30
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v pgbench >/dev/null; then
+  echo "pgbench is missing; installing Debian's postgresql-contrib" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q postgresql-contrib >&2; else sudo apt-get install -y -q postgresql-contrib >&2; fi
+fi
+
+# The same JDK 25 selection as ./tokenmarket.
+for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do
+  if [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] \
+     && "$candidate/bin/java" -XshowSettings:properties -version 2>&1 | grep -q 'java.specification.version = 2[5-9]'; then
+    export JAVA_HOME="$candidate"
+    break
+  fi
+done
+
+./mvnw -q -B package -DskipTests
+./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/benchmark-classpath.txt
+exec "$JAVA_HOME/bin/java" --add-modules=jdk.incubator.vector \
+  -cp "target/test-classes:target/classes:$(cat target/benchmark-classpath.txt)" \
+  dev.tokenmarket.ledger.bench.LedgerBenchmark --pgbench "$(command -v pgbench)" "$@"

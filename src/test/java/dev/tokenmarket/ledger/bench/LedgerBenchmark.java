@@ -1,0 +1,332 @@
+package dev.tokenmarket.ledger.bench;
+
+import dev.tokenmarket.metering.UsageEvent;
+import dev.tokenmarket.platform.embedded.EmbeddedInfrastructure;
+import dev.tokenmarket.testing.PackagedApplication;
+import dev.tokenmarket.testing.UsageEvents;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The ledger's settlement benchmark (issue 4): usage events produced to Kafka and settled by the packaged
+ * application's ledger consumers into PostgreSQL with synchronous commit on; pgbench TPC-B against the same
+ * server for scale. Run by {@code load-tests/ledger-benchmark.sh}.
+ *
+ * <p>Settle latency is measured on probe events (every {@value #PROBE_EVERY}th event): the time from the
+ * producer handing the event to Kafka to the moment its journal entry is visible to a reader, which means
+ * committed. One thread looks for all outstanding probes every millisecond.
+ */
+public final class LedgerBenchmark {
+
+    private static final String ADMIN_KEY = "ledger-benchmark-admin-key";
+    private static final int BUYERS = 8;
+    private static final int PROBE_EVERY = 100;
+    private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
+
+    private final EmbeddedInfrastructure infrastructure;
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+    private String provider;
+    private final List<String> buyers = new ArrayList<>();
+
+    private LedgerBenchmark(EmbeddedInfrastructure infrastructure) {
+        this.infrastructure = infrastructure;
+        Map<String, String> config = infrastructure.configuration();
+        jdbcUrl = config.get("quarkus.datasource.jdbc.url");
+        user = config.get("quarkus.datasource.username");
+        password = config.get("quarkus.datasource.password");
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options = new HashMap<>(Map.of("events", "1000000", "paced-seconds", "30",
+                "naive-events", "20000", "pgbench-seconds", "30", "pgbench", "pgbench"));
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            options.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+        }
+        int events = Integer.parseInt(options.get("events"));
+        Path work = Files.createTempDirectory("ledger-benchmark-");
+        System.out.printf(Locale.ROOT, "ledger benchmark: %,d events, %d cores, load average %s, data in %s%n",
+                events, Runtime.getRuntime().availableProcessors(), loadAverage(), work);
+        try (EmbeddedInfrastructure infrastructure = EmbeddedInfrastructure.start(work.resolve("infra"), true, true)) {
+            new LedgerBenchmark(infrastructure).run(work, events, Integer.parseInt(options.get("paced-seconds")),
+                    Integer.parseInt(options.get("naive-events")), Integer.parseInt(options.get("pgbench-seconds")),
+                    options.get("pgbench"));
+        }
+        System.out.printf("load average at the end: %s%n", loadAverage());
+    }
+
+    private PackagedApplication application(Path work, Map<String, String> settings) throws Exception {
+        Map<String, String> properties = new HashMap<>(infrastructure.configuration());
+        properties.putAll(settings);
+        PackagedApplication app = new PackagedApplication(Map.of(
+                "TOKENMARKET_DATA_DIR", work.resolve("app").toString(), "TOKENMARKET_ADMIN_KEY", ADMIN_KEY), properties);
+        app.start();
+        return app;
+    }
+
+    private void run(Path work, int events, int pacedSeconds, int naiveEvents, int pgbenchSeconds, String pgbench)
+            throws Exception {
+        PackagedApplication app = application(work, Map.of());
+        setUp(app);
+        app.stop();
+        produceBacklog(events);
+        app = application(work, Map.of());
+        awaitUsageEntries(events);
+        double drained = drainRate();
+        Result full = settle(events, 0);
+        Result paced = settle(pacedSeconds * 1_000, 1_000);
+        check(app);
+        app.stop();
+
+        PackagedApplication naiveApp = application(work, Map.of("tokenmarket.ledger.batch-size-max", "1"));
+        Result naive = settle(naiveEvents, 0);
+        check(naiveApp);
+        naiveApp.stop();
+
+        double pgbenchTps = pgbench(pgbench, pgbenchSeconds);
+
+        System.out.println();
+        System.out.println("| run | events | settled per second | p50 settle latency | p99 settle latency |");
+        System.out.println("|---|---:|---:|---:|---:|");
+        System.out.printf(Locale.ROOT, "| batched, a backlog drained (produced while the ledger was stopped) | %,d | %,.0f | | |%n",
+                events, drained);
+        full.print("batched, as fast as produced");
+        paced.print("batched, paced at 1,000 events/s");
+        naive.print("naive: one transaction per event");
+        System.out.printf(Locale.ROOT, "%npgbench TPC-B (scale 10, 8 clients, 2 threads, %d s, same server): %,.0f tx/s%n",
+                pgbenchSeconds, pgbenchTps);
+        System.out.printf(Locale.ROOT, "settled events per second / pgbench tx per second: %.1fx (target 25x)%n",
+                full.perSecond / pgbenchTps);
+        System.out.printf(Locale.ROOT, "batched / naive: %.1fx%n", full.perSecond / naive.perSecond);
+    }
+
+    private void setUp(PackagedApplication app) {
+        provider = app.as(ADMIN_KEY).body(Map.of("name", "benchmark provider", "roles", List.of("provider")))
+                .post("/api/orgs").then().statusCode(201).extract().path("id");
+        for (int b = 0; b < BUYERS; b++) {
+            String buyer = app.as(ADMIN_KEY).body(Map.of("name", "benchmark buyer " + b, "roles", List.of("buyer")))
+                    .post("/api/orgs").then().statusCode(201).extract().path("id");
+            app.as(ADMIN_KEY).header("Idempotency-Key", "benchmark-" + b)
+                    .body(Map.of("org_id", buyer, "amount", "1000000.00", "reference", "benchmark funds"))
+                    .post("/api/ledger/deposits").then().statusCode(201);
+            buyers.add(buyer);
+        }
+    }
+
+    private record Result(int events, double perSecond, double p50Ms, double p99Ms) {
+        void print(String name) {
+            System.out.printf(Locale.ROOT, "| %s | %,d | %,.0f | %.0f ms | %.0f ms |%n", name, events, perSecond, p50Ms, p99Ms);
+        }
+    }
+
+    /** Produces {@code count} events while no ledger consumer runs: a backlog for the drain run. */
+    private void produceBacklog(int count) {
+        Random random = new Random(-count);
+        try (UsageEvents usage = new UsageEvents(infrastructure.kafka().bootstrapServers())) {
+            for (int i = 0; i < count; i++) {
+                usage.send(UsageEvents.event(buyers.get(i % BUYERS), provider, 1 + random.nextInt(50), 1 + random.nextInt(256)));
+            }
+            usage.flush();
+        }
+    }
+
+    /**
+     * How fast the backlog was settled: its entries over the span from the first to the last settling
+     * transaction (their created_at). The span leaves out the last batch's own write, under 1% of a
+     * backlog of a million events.
+     */
+    private double drainRate() throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("""
+                     select count(*), extract(epoch from max(created_at) - min(created_at))
+                     from journal_entries where code = 'usage'""")) {
+            rs.next();
+            System.out.printf(Locale.ROOT, "%,d backlog events settled in %.2f s%n", rs.getLong(1), rs.getDouble(2));
+            return rs.getLong(1) / rs.getDouble(2);
+        }
+    }
+
+    private void awaitUsageEntries(long count) throws Exception {
+        while (usageEntries() < count) {
+            Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Produces {@code count} events (at {@code ratePerSecond}, or as fast as the producer goes when 0) and
+     * waits until all are posted; the rate is count over first send to last entry visible.
+     */
+    private Result settle(int count, int ratePerSecond) throws Exception {
+        long before = usageEntries();
+        ProbeWatcher probes = new ProbeWatcher();
+        Thread watcher = Thread.ofPlatform().name("probe-watcher").start(probes);
+        Random random = new Random(count);
+        long start = System.nanoTime();
+        try (UsageEvents usage = new UsageEvents(infrastructure.kafka().bootstrapServers())) {
+            for (int i = 0; i < count; i++) {
+                if (ratePerSecond > 0) {
+                    long due = start + (long) i * 1_000_000_000L / ratePerSecond;
+                    while (System.nanoTime() < due) {
+                        LockSupport.parkNanos(due - System.nanoTime());
+                    }
+                }
+                UsageEvent e = UsageEvents.event(buyers.get(i % BUYERS), provider, 1 + random.nextInt(50), 1 + random.nextInt(256));
+                if (i % PROBE_EVERY == 0) {
+                    // Sent first, then timed: the clock starts when the producer has the event.
+                    usage.send(e);
+                    probes.outstanding.put(e.eventId(), System.nanoTime());
+                } else {
+                    usage.send(e);
+                }
+            }
+            usage.flush();
+        }
+        long produced = System.nanoTime();
+        while (usageEntries() - before < count) {
+            Thread.sleep(5);
+        }
+        long settled = System.nanoTime();
+        probes.running = false;
+        watcher.join();
+        double seconds = (settled - start) / 1e9;
+        System.out.printf(Locale.ROOT, "%,d events: produced in %.2f s, all settled after %.2f s%n", count,
+                (produced - start) / 1e9, seconds);
+        double[] latencies = probes.latenciesMs();
+        return new Result(count, count / seconds, percentile(latencies, 0.50), percentile(latencies, 0.99));
+    }
+
+    /** Finds probe events' entries as soon as they are committed. */
+    private final class ProbeWatcher implements Runnable {
+        final Map<UUID, Long> outstanding = new ConcurrentHashMap<>();
+        final List<Double> found = new ArrayList<>();
+        volatile boolean running = true;
+
+        @Override
+        public void run() {
+            try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+                 PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
+                while (running || !outstanding.isEmpty()) {
+                    if (!outstanding.isEmpty()) {
+                        ps.setArray(1, c.createArrayOf("uuid", outstanding.keySet().toArray()));
+                        try (ResultSet rs = ps.executeQuery()) {
+                            long now = System.nanoTime();
+                            while (rs.next()) {
+                                Long sent = outstanding.remove(rs.getObject(1, UUID.class));
+                                if (sent != null) {
+                                    found.add((now - sent) / 1e6);
+                                }
+                            }
+                        }
+                    }
+                    LockSupport.parkNanos(1_000_000);
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        double[] latenciesMs() {
+            return found.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        }
+    }
+
+    private static double percentile(double[] sorted, double p) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+    }
+
+    private long usageEntries() throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("select count(*) from journal_entries where code = 'usage'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** The ledger after the run: balanced, and every stored balance equal to the sum of its postings. */
+    private static void check(PackagedApplication app) {
+        String trial = app.as(ADMIN_KEY).get("/api/ledger/trial-balance").then().statusCode(200).extract().path("difference");
+        boolean consistent = app.as(ADMIN_KEY).get("/api/ledger/verification").then().statusCode(200).extract().path("consistent");
+        System.out.printf("trial balance difference %s, verification consistent: %s%n", trial, consistent);
+        if (!"0.00".equals(trial) || !consistent) {
+            throw new IllegalStateException("the ledger does not balance after the run");
+        }
+    }
+
+    /** pgbench TPC-B against the same server, in a database of its own, default durability. */
+    private double pgbench(String pgbench, int seconds) throws Exception {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password); Statement s = c.createStatement()) {
+            s.execute("drop database if exists pgbench");
+            s.execute("create database pgbench");
+        }
+        Matcher url = Pattern.compile("jdbc:postgresql://([^:/]+):(\\d+)/").matcher(jdbcUrl);
+        if (!url.find()) {
+            throw new IllegalStateException("cannot read host and port from " + jdbcUrl);
+        }
+        List<String> connection = List.of("-h", url.group(1), "-p", url.group(2), "-U", user);
+        exec(pgbench, connection, List.of("-i", "-q", "-s", "10", "pgbench"));
+        String out = exec(pgbench, connection, List.of("-c", "8", "-j", "2", "-T", Integer.toString(seconds), "pgbench"));
+        Matcher tps = TPS.matcher(out);
+        if (!tps.find()) {
+            throw new IllegalStateException("pgbench printed no tps:\n" + out);
+        }
+        return Double.parseDouble(tps.group(1));
+    }
+
+    private String exec(String program, List<String> connection, List<String> arguments) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(program);
+        command.addAll(connection);
+        command.addAll(arguments);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().put("PGPASSWORD", password);
+        Process p = builder.start();
+        StringBuilder out = new StringBuilder();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                out.append(line).append('\n');
+            }
+        }
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed:\n" + out);
+        }
+        return out.toString();
+    }
+
+    private static String loadAverage() {
+        try {
+            return Arrays.stream(Files.readString(Path.of("/proc/loadavg")).split(" ")).limit(3)
+                    .reduce((a, b) -> a + " " + b).orElse("?");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+}

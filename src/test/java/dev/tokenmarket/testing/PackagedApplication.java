@@ -1,0 +1,156 @@
+package dev.tokenmarket.testing;
+
+import io.restassured.RestAssured;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The packaged application ({@code target/quarkus-app}) in a process of its own, started the way the
+ * README's first command starts it, for tests that restart it, stop it or kill it.
+ */
+public final class PackagedApplication implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private final int port;
+    private final Map<String, String> environment;
+    private final List<String> systemProperties;
+    private final List<String> output = new ArrayList<>();
+    private Process process;
+
+    /**
+     * @param environment      set for the process (TOKENMARKET_* variables); the caller's database and Kafka
+     *                         variables are removed, so only what is given here decides what is embedded
+     * @param systemProperties Quarkus configuration passed as {@code -Dkey=value}
+     */
+    public PackagedApplication(Map<String, String> environment, Map<String, String> systemProperties) throws IOException {
+        this.port = freePort();
+        this.environment = environment;
+        this.systemProperties = systemProperties.entrySet().stream().map(e -> "-D" + e.getKey() + "=" + e.getValue()).toList();
+    }
+
+    public void start() throws IOException {
+        Path app = Path.of(System.getProperty("tm.app.dir", "target/quarkus-app"), "quarkus-run.jar");
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("--add-modules=jdk.incubator.vector");
+        command.addAll(systemProperties);
+        command.add("-jar");
+        command.add(app.toString());
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().remove("TOKENMARKET_ADMIN_KEY");
+        builder.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
+        builder.environment().remove("KAFKA_BOOTSTRAP_SERVERS");
+        builder.environment().putAll(environment);
+        builder.environment().put("TOKENMARKET_PORT", Integer.toString(port));
+        synchronized (output) {
+            output.clear();
+        }
+        process = builder.start();
+        Process started = process;
+        // A thread of its own: on two cores the common pool has one worker, which RestAssured's Groovy needs.
+        Thread.ofPlatform().daemon().name("app-output").start(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(started.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = reader.readLine()) != null) {
+                    synchronized (output) {
+                        output.add(line);
+                    }
+                    // Echoed so a failure's report shows what the application said.
+                    System.out.println("[app] " + line);
+                }
+            } catch (IOException ignored) {
+                // The process ended.
+            }
+        });
+        try {
+            awaitReady();
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("the application did not become ready:\n" + output(), e);
+        }
+    }
+
+    private void awaitReady() {
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("the application exited:\n" + output());
+            }
+            try {
+                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
+                return ready.statusCode() == 200;
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+    }
+
+    /** What the process printed since its last start. */
+    public String output() {
+        synchronized (output) {
+            return String.join("\n", output);
+        }
+    }
+
+    public List<String> outputLines() {
+        synchronized (output) {
+            return List.copyOf(output);
+        }
+    }
+
+    public RequestSpecification as(String key) {
+        return RestAssured.given().baseUri("http://127.0.0.1").port(port)
+                .header("Authorization", "Bearer " + key).contentType(ContentType.JSON);
+    }
+
+    /** A graceful stop (SIGTERM), as an operator stops it. */
+    public void stop() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+            assertEquals(false, process.isAlive());
+        }
+        process = null;
+    }
+
+    /** SIGKILL: the process gets no chance to finish anything, as in a crash or an OOM kill. */
+    public void kill() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly().waitFor();
+        }
+        process = null;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+}
