@@ -41,13 +41,16 @@ import java.util.UUID;
  * The spot flow of one buyer request, stage by stage:
  * <ol>
  *   <li>match: the router lists the candidate endpoints in the order to try them;</li>
+ *   <li>limit: the key's per-minute and spending limits reserve the request's largest possible use;</li>
  *   <li>hold: the request's maximum possible cost is reserved on the buyer's wallet (402 when it cannot be);</li>
- *   <li>serve: the endpoint's backend produces the tokens (on failure before the first token, the hold is
- *       voided and the next candidate is tried);</li>
- *   <li>meter: the generation, the hold's move to "settling" and the usage event are written in one
- *       transaction (the outbox), so the event can never be lost;</li>
+ *   <li>serve: the endpoint's backend produces the tokens (on failure before the first token, the hold and
+ *       the limit reservation are given back and the next candidate is tried);</li>
+ *   <li>meter: the generation, the hold's move to "settling", the key's actual use and the usage event are
+ *       written in one transaction (the outbox), so the event can never be lost;</li>
  *   <li>settle: happens elsewhere, when the ledger consumer reads the event from Kafka.</li>
  * </ol>
+ * Holds and meterings of concurrent requests are group-committed ({@link GroupCommit}): each request still
+ * waits for its own durable commit, but many requests share one.
  */
 @ApplicationScoped
 public class SpotFlow {
