@@ -134,10 +134,11 @@ public class FinanceReports {
      */
     public Statement statement(Account account, Instant from, Instant to) {
         try (Connection c = dataSource.getConnection()) {
-            c.setReadOnly(true);
+            int isolation = c.getTransactionIsolation();
             // One snapshot for the opening balance and the lines, so they agree under concurrent posting.
-            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             c.setAutoCommit(false);
+            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            c.setReadOnly(true);
             try {
                 long openingDebits;
                 long openingCredits;
@@ -190,7 +191,10 @@ public class FinanceReports {
                 }
                 return new Statement(account, from, to, opening, balance, debits, credits, lines);
             } finally {
+                // The connection goes back to the pool as it came: writable, default isolation, autocommit.
                 c.rollback();
+                c.setReadOnly(false);
+                c.setTransactionIsolation(isolation);
                 c.setAutoCommit(true);
             }
         } catch (SQLException e) {
