@@ -13,6 +13,7 @@ import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageOutbox;
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.TimeOrderedIds;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.Offer;
@@ -167,7 +168,8 @@ public class SpotFlow {
         final String promptText;
         final long startedNanos;
         final long wallet;
-        final UUID generationId = UUID.randomUUID();
+        // Time-ordered: the generation id becomes the usage entry's id, and ordered ids keep the ledger's indexes appending.
+        final UUID generationId = TimeOrderedIds.next();
         private final Iterator<Offer> remaining;
         Offer offer;
         boolean slotHeld;

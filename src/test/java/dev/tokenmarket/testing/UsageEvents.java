@@ -3,6 +3,7 @@ package dev.tokenmarket.testing;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.TimeOrderedIds;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -39,7 +40,8 @@ public final class UsageEvents implements AutoCloseable {
         long promptPrice = Money.NANO_PER_USD;
         long completionPrice = 2 * Money.NANO_PER_USD;
         long cost = Money.cost(promptTokens, promptPrice, completionTokens, completionPrice);
-        return new UsageEvent(UUID.randomUUID(), Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
+        // Time-ordered event ids, as the gateway's generation ids are.
+        return new UsageEvent(TimeOrderedIds.next(), Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
                 UUID.randomUUID(), UUID.fromString(providerOrgId), "stories260k", promptTokens, completionTokens,
                 promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), UUID.randomUUID(), 1, 10, 11, "length");
     }
