@@ -2,6 +2,7 @@ package dev.tokenmarket.platform;
 
 import dev.tokenmarket.metering.UsageEvent;
 import io.quarkus.runtime.Startup;
+import jakarta.enterprise.inject.spi.ObserverMethod;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -17,7 +18,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /** Creates the usage and dead-letter topics at start-up when they do not exist yet. */
-@Startup
+// Before the default-priority start-up observers (the ledger consumers, the outbox relay), so that they
+// never look for a topic that does not exist yet.
+@Startup(ObserverMethod.DEFAULT_PRIORITY - 100)
 @ApplicationScoped
 public class KafkaTopics {
 
