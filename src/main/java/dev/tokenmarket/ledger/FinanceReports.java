@@ -38,10 +38,11 @@ public class FinanceReports {
     @Inject
     ConsumerLag consumerLag;
 
-    /** A ledger account as finance sees it. */
+    /** A ledger account with its stored totals, as finance sees it (the accounts list and the trial balance). */
     public record Account(long id, String code, UUID orgId, String kind, String type, String normalSide,
                           long debitsNanoUsd, long creditsNanoUsd, long heldNanoUsd, long creditLimitNanoUsd) {
 
+        /** Balance on the account's normal side. */
         long balanceNanoUsd() {
             return onNormalSide(normalSide, debitsNanoUsd, creditsNanoUsd);
         }

@@ -135,7 +135,7 @@ public class FinanceResource {
         long debits = 0;
         long credits = 0;
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (Ledger.AccountBalance a : ledger.allAccounts()) {
+        for (FinanceReports.Account a : reports.accounts(null)) {
             debits = Math.addExact(debits, a.debitsNanoUsd());
             credits = Math.addExact(credits, a.creditsNanoUsd());
             Map<String, Object> row = new LinkedHashMap<>();

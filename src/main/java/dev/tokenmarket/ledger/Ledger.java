@@ -362,31 +362,6 @@ public class Ledger {
         }
     }
 
-    public record AccountBalance(long id, String code, String kind, String type, String normalSide,
-                                 long debitsNanoUsd, long creditsNanoUsd, long heldNanoUsd) {
-        /** Balance on the account's normal side. */
-        public long balanceNanoUsd() {
-            return "debit".equals(normalSide) ? debitsNanoUsd - creditsNanoUsd : creditsNanoUsd - debitsNanoUsd;
-        }
-    }
-
-    public List<AccountBalance> allAccounts() {
-        List<AccountBalance> result = new ArrayList<>();
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
-                     select id, code, kind, type, normal_side, debits_posted_nano_usd, credits_posted_nano_usd, held_nano_usd
-                     from ledger_accounts order by id""");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                result.add(new AccountBalance(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                        rs.getString(5), rs.getLong(6), rs.getLong(7), rs.getLong(8)));
-            }
-            return result;
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not read accounts", e);
-        }
-    }
-
     public record Discrepancy(long accountId, String code, long storedDebitsNanoUsd, long postedDebitsNanoUsd,
                               long storedCreditsNanoUsd, long postedCreditsNanoUsd, long storedHeldNanoUsd,
                               long openHoldsNanoUsd) {
