@@ -24,7 +24,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,13 +35,18 @@ import java.util.regex.Pattern;
  *
  * <p>Settle latency is measured on probe events (every {@value #PROBE_EVERY}th event): the time from the
  * producer handing the event to Kafka to the moment its journal entry is visible to a reader, which means
- * committed. One thread looks for all outstanding probes every millisecond.
+ * committed. One thread looks for the oldest {@value #PROBE_WINDOW} outstanding probes every
+ * {@value #PROBE_POLL_MILLIS} ms, so that the measuring itself stays a small load on the database it measures.
  */
 public final class LedgerBenchmark {
 
     private static final String ADMIN_KEY = "ledger-benchmark-admin-key";
     private static final int BUYERS = 8;
     private static final int PROBE_EVERY = 100;
+    private static final int PROBE_WINDOW = 512;
+    private static final int PROBE_POLL_MILLIS = 2;
+    /** How often the settled count is read: a count over millions of entries is itself work for PostgreSQL. */
+    private static final int COUNT_POLL_MILLIS = 250;
     private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
 
     private final EmbeddedInfrastructure infrastructure;
@@ -172,7 +176,7 @@ public final class LedgerBenchmark {
 
     private void awaitUsageEntries(long count) throws Exception {
         while (usageEntries() < count) {
-            Thread.sleep(50);
+            Thread.sleep(COUNT_POLL_MILLIS);
         }
     }
 
@@ -198,7 +202,7 @@ public final class LedgerBenchmark {
                 if (i % PROBE_EVERY == 0) {
                     // Sent first, then timed: the clock starts when the producer has the event.
                     usage.send(e);
-                    probes.outstanding.put(e.eventId(), System.nanoTime());
+                    probes.sent(e.eventId(), System.nanoTime());
                 } else {
                     usage.send(e);
                 }
@@ -207,7 +211,7 @@ public final class LedgerBenchmark {
         }
         long produced = System.nanoTime();
         while (usageEntries() - before < count) {
-            Thread.sleep(5);
+            Thread.sleep(COUNT_POLL_MILLIS);
         }
         long settled = System.nanoTime();
         probes.running = false;
@@ -221,28 +225,43 @@ public final class LedgerBenchmark {
 
     /** Finds probe events' entries as soon as they are committed. */
     private final class ProbeWatcher implements Runnable {
-        final Map<UUID, Long> outstanding = new ConcurrentHashMap<>();
+        /** Probes not yet seen settled, oldest first (settlement is roughly first in, first out). */
+        private final java.util.LinkedHashMap<UUID, Long> outstanding = new java.util.LinkedHashMap<>();
         final List<Double> found = new ArrayList<>();
         volatile boolean running = true;
+
+        synchronized void sent(UUID id, long nanos) {
+            outstanding.put(id, nanos);
+        }
+
+        private synchronized UUID[] oldest() {
+            return outstanding.keySet().stream().limit(PROBE_WINDOW).toArray(UUID[]::new);
+        }
+
+        private synchronized Long settled(UUID id) {
+            return outstanding.remove(id);
+        }
 
         @Override
         public void run() {
             try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
                  PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
-                while (running || !outstanding.isEmpty()) {
-                    if (!outstanding.isEmpty()) {
-                        ps.setArray(1, c.createArrayOf("uuid", outstanding.keySet().toArray()));
+                UUID[] window = oldest();
+                while (running || window.length > 0) {
+                    if (window.length > 0) {
+                        ps.setArray(1, c.createArrayOf("uuid", window));
                         try (ResultSet rs = ps.executeQuery()) {
                             long now = System.nanoTime();
                             while (rs.next()) {
-                                Long sent = outstanding.remove(rs.getObject(1, UUID.class));
+                                Long sent = settled(rs.getObject(1, UUID.class));
                                 if (sent != null) {
                                     found.add((now - sent) / 1e6);
                                 }
                             }
                         }
                     }
-                    LockSupport.parkNanos(1_000_000);
+                    LockSupport.parkNanos(PROBE_POLL_MILLIS * 1_000_000L);
+                    window = oldest();
                 }
             } catch (SQLException e) {
                 throw new IllegalStateException(e);
