@@ -295,7 +295,8 @@ public class SpotFlow {
         // The most the request can cost; at least one nano-USD, so even a free endpoint needs a funded wallet.
         long holdNanoUsd = Math.max(1, Money.cost(promptTokensMax, offer.promptPriceNanoUsdPerMillionTokens(),
                 completionTokensMax, offer.completionPriceNanoUsdPerMillionTokens()));
-        UUID holdId = UUID.randomUUID();
+        // Time-ordered, so the holds settled together sit together in the table and its primary key.
+        UUID holdId = TimeOrderedIds.next();
         // Key limits first: a request they refuse leaves the wallet untouched.
         // A fallback attempt reserves tokens and spend again, but the request was counted by the first attempt.
         order.admission = keyLimits.admit(order.caller.keyId(), !order.requestCounted, promptTokensMax + completionTokensMax,

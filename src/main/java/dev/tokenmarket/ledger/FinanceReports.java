@@ -367,7 +367,7 @@ public class FinanceReports {
         Map<String, Object> placed = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("""
                 select status, count(*), sum(amount_nano_usd), coalesce(sum(captured_nano_usd), 0)
-                from holds where created_at >= ? and created_at < ? group by status order by status""")) {
+                from hold_states where created_at >= ? and created_at < ? group by status order by status""")) {
             ps.setTimestamp(1, Timestamp.from(from));
             ps.setTimestamp(2, Timestamp.from(to));
             try (ResultSet rs = ps.executeQuery()) {
@@ -387,7 +387,7 @@ public class FinanceReports {
                        coalesce(sum(amount_nano_usd), 0),
                        count(*) filter (where status = 'pending' and expires_at < now()),
                        min(created_at)
-                from holds where status in ('pending', 'settling')""");
+                from hold_states where status in ('pending', 'settling')""");
              ResultSet rs = ps.executeQuery()) {
             rs.next();
             Map<String, Object> open = new LinkedHashMap<>();

@@ -285,7 +285,10 @@ public class Ledger {
         }
     }
 
-    /** Releases a hold in full (the request it covered produced nothing to bill). */
+    /**
+     * Releases a hold in full (the request it covered produced nothing to bill). Only a pending hold: once
+     * its usage is metered (settling) the hold is the settlement's to capture.
+     */
     @Transactional
     public boolean voidHold(UUID holdId) {
         return release(holdId, "voided");
@@ -297,7 +300,7 @@ public class Ledger {
             long amount;
             try (PreparedStatement ps = c.prepareStatement("""
                     update holds set status = ?, resolved_at = now()
-                    where id = ? and status in ('pending', 'settling')
+                    where id = ? and status = 'pending'
                     returning account_id, amount_nano_usd""")) {
                 ps.setString(1, finalStatus);
                 ps.setObject(2, holdId);
@@ -379,7 +382,7 @@ public class Ledger {
                                        coalesce(sum(amount_nano_usd) filter (where amount_nano_usd > 0), 0) as debits,
                                        coalesce(-sum(amount_nano_usd) filter (where amount_nano_usd < 0), 0) as credits
                                 from postings group by account_id),
-                          h as (select account_id, sum(amount_nano_usd) as held from holds
+                          h as (select account_id, sum(amount_nano_usd) as held from hold_states
                                 where status in ('pending', 'settling') group by account_id)
                      select a.id, a.code, a.debits_posted_nano_usd, coalesce(p.debits, 0),
                             a.credits_posted_nano_usd, coalesce(p.credits, 0), a.held_nano_usd, coalesce(h.held, 0)

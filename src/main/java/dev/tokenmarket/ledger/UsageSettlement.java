@@ -144,6 +144,11 @@ public class UsageSettlement {
 
     private BatchResult write(List<Prepared> batch) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
+            // Every row this transaction reads it finds by primary key, a few thousand among millions; the
+            // planner, costing random reads as if from disk, would otherwise scan the whole holds table.
+            try (PreparedStatement ps = c.prepareStatement("set local enable_seqscan = off")) {
+                ps.execute();
+            }
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
             Set<UUID> inserted = JournalWriter.insertEntries(c, drafts, deltas);
@@ -154,7 +159,12 @@ public class UsageSettlement {
         }
     }
 
-    /** Captures each posted event's hold for its cost and releases the rest of it from the account's held amount. */
+    /**
+     * Captures each posted event's hold for its cost and releases the rest of it from the account's held
+     * amount. A capture is an inserted row (hold_captures), so the hold itself is not rewritten. A hold
+     * still pending (its request's metering and TTL crossed) is first moved to settling, which its row lock
+     * makes exclusive with the expiry; a hold already expired is not captured, and the event posts without it.
+     */
     private static void captureHolds(Connection c, List<Prepared> batch, Set<UUID> inserted,
                                      Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
         List<Prepared> posted = batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList();
@@ -170,14 +180,23 @@ public class UsageSettlement {
             entryIds[i] = posted.get(i).event.eventId();
         }
         try (PreparedStatement ps = c.prepareStatement("""
-                update holds h set status = 'captured', captured_nano_usd = least(d.captured, h.amount_nano_usd),
-                                   capture_entry_id = d.entry_id, resolved_at = now()
-                from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
-                where h.id = d.id and h.status in ('pending', 'settling')
-                returning h.account_id, h.amount_nano_usd""")) {
-            ps.setArray(1, c.createArrayOf("uuid", holdIds));
-            ps.setArray(2, c.createArrayOf("int8", captured));
-            ps.setArray(3, c.createArrayOf("uuid", entryIds));
+                with h as (select id, account_id, amount_nano_usd, status from holds where id = any(?::uuid[])),
+                     promoted as (update holds set status = 'settling'
+                                  where id in (select id from h where status = 'pending') and status = 'pending'
+                                  returning id),
+                     captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
+                                  select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
+                                  from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
+                                  join h on h.id = d.id
+                                  where h.status = 'settling' or h.id in (select id from promoted)
+                                  on conflict (hold_id) do nothing
+                                  returning hold_id)
+                select h.account_id, h.amount_nano_usd from captures join h on h.id = captures.hold_id""")) {
+            java.sql.Array holdIdArray = c.createArrayOf("uuid", holdIds);
+            ps.setArray(1, holdIdArray);
+            ps.setArray(2, holdIdArray);
+            ps.setArray(3, c.createArrayOf("int8", captured));
+            ps.setArray(4, c.createArrayOf("uuid", entryIds));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     deltas.computeIfAbsent(rs.getLong(1), id -> new JournalWriter.AccountDelta())

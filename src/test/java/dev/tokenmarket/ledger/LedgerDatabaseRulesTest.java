@@ -1,0 +1,233 @@
+package dev.tokenmarket.ledger;
+
+import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Org;
+import dev.tokenmarket.testing.TokenmarketInfrastructure;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The ledger's rules as the database enforces them for anyone with a connection, not only for the
+ * application's code: entries and postings are immutable, every entry balances and is complete, postings
+ * and holds refer to rows that exist, wallets stay above their limit, and holds only move forward.
+ */
+@QuarkusTest
+@WithTestResource(TokenmarketInfrastructure.class)
+class LedgerDatabaseRulesTest {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void ledgerStillBalances() {
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void postedEntriesCannotBeChangedOrRemoved() throws Exception {
+        Org buyer = Market.org("rules buyer 1", "buyer");
+        String entryId = Market.deposit(buyer, "5.00", "rules-" + UUID.randomUUID()).then().statusCode(201)
+                .extract().path("entry_id");
+        String[] tampering = {
+                "update postings set amount_nano_usd = amount_nano_usd * 2 where entry_id = '" + entryId + "'",
+                "delete from postings where entry_id = '" + entryId + "'",
+                "update journal_entries set description = 'edited' where id = '" + entryId + "'",
+                "delete from journal_entries where id = '" + entryId + "'",
+                "truncate postings",
+                "truncate journal_entries cascade",
+                "delete from ledger_accounts where org_id = '" + buyer.id() + "'",
+        };
+        for (String sql : tampering) {
+            SQLException refused = assertThrows(SQLException.class, () -> execute(sql), sql);
+            assertEquals("42501", refused.getSQLState(), sql + ": " + refused.getMessage());
+        }
+        assertEquals("5.00", Market.balance(buyer).get("available"), "the deposit is untouched");
+    }
+
+    @Test
+    void anEntryThatDoesNotBalanceIsIncompleteOrPointsNowhereIsRefused() throws Exception {
+        long wallet = walletOf(Market.org("rules buyer 2", "buyer"));
+        long revenue = accountId("platform:revenue");
+        UUID unbalanced = UUID.randomUUID();
+        SQLException sumsToOne = assertThrows(SQLException.class, () -> inOneTransaction(
+                entry(unbalanced, 2),
+                postings(unbalanced, new long[]{wallet, revenue}, new long[]{-100, 101})));
+        assertEquals("23514", sumsToOne.getSQLState(), sumsToOne.getMessage());
+
+        UUID incomplete = UUID.randomUUID();
+        SQLException oneOfTwo = assertThrows(SQLException.class, () -> inOneTransaction(
+                entry(incomplete, 2),
+                postings(incomplete, new long[]{wallet}, new long[]{0})));
+        assertEquals("23514", oneOfTwo.getSQLState(), oneOfTwo.getMessage());
+
+        UUID missing = UUID.randomUUID();
+        SQLException noEntry = assertThrows(SQLException.class, () -> inOneTransaction(
+                postings(missing, new long[]{wallet, revenue}, new long[]{-100, 100})));
+        assertEquals("23514", noEntry.getSQLState(), noEntry.getMessage());
+
+        UUID toNowhere = UUID.randomUUID();
+        SQLException noAccount = assertThrows(SQLException.class, () -> inOneTransaction(
+                entry(toNowhere, 2),
+                postings(toNowhere, new long[]{revenue, 987_654_321L}, new long[]{100, -100})));
+        assertEquals("23503", noAccount.getSQLState(), noAccount.getMessage());
+
+        for (UUID id : new UUID[]{unbalanced, incomplete, missing, toNowhere}) {
+            assertEquals(0, longValue("select count(*) from journal_entries where id = '" + id + "'")
+                    + longValue("select count(*) from postings where entry_id = '" + id + "'"), "nothing of " + id + " was written");
+        }
+    }
+
+    @Test
+    void aWalletCannotBeTakenBelowZeroEvenByHand() {
+        Org buyer = Market.org("rules buyer 3", "buyer");
+        Market.funded(buyer, "1.00");
+        SQLException refused = assertThrows(SQLException.class, () -> execute(
+                "update ledger_accounts set debits_posted_nano_usd = debits_posted_nano_usd + 1000000001 where id = "
+                        + walletOf(buyer)));
+        assertEquals("23514", refused.getSQLState());
+        assertTrue(refused.getMessage().contains("no_overdraft_check"), refused.getMessage());
+        assertEquals("1.00", Market.balance(buyer).get("available"));
+    }
+
+    @Test
+    void holdsOnlyMoveForwardAndAreCapturedOnceIntoEntriesThatExist() throws Exception {
+        Org buyer = Market.org("rules buyer 4", "buyer");
+        String someEntry = Market.deposit(buyer, "1.00", "rules-" + UUID.randomUUID()).then().statusCode(201)
+                .extract().path("entry_id");
+        long wallet = walletOf(buyer);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                UUID hold = UUID.randomUUID();
+                UUID voided = UUID.randomUUID();
+                for (UUID id : new UUID[]{hold, voided}) {
+                    try (PreparedStatement ps = c.prepareStatement("""
+                            insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
+                            values (?, ?, 1000, 'pending', 'rules test', now() + interval '1 minute')""")) {
+                        ps.setObject(1, id);
+                        ps.setLong(2, wallet);
+                        ps.executeUpdate();
+                    }
+                }
+                String capture = "insert into hold_captures (hold_id, entry_id, captured_nano_usd) values ('" + hold + "', '";
+                assertEquals("23514", sqlStateOf(c, capture + someEntry + "', 10)"),
+                        "a pending hold is not captured: its usage was never metered");
+                assertEquals("42501", sqlStateOf(c, "update holds set amount_nano_usd = 1 where id = '" + hold + "'"));
+                assertEquals("42501", sqlStateOf(c, "update holds set id = '" + UUID.randomUUID() + "' where id = '" + hold + "'"));
+                assertEquals("42501", sqlStateOf(c, "delete from holds where id = '" + hold + "'"));
+                assertNull(sqlStateOf(c, "update holds set status = 'settling' where id = '" + hold + "'"), "metered");
+
+                assertEquals("23503", sqlStateOf(c, capture + UUID.randomUUID() + "', 10)"), "into an entry that does not exist");
+                assertEquals("23514", sqlStateOf(c, capture + someEntry + "', 1001)"), "more than the hold");
+                assertNull(sqlStateOf(c, capture + someEntry + "', 1000)"), "captured in full");
+                assertEquals("23505", sqlStateOf(c, capture + someEntry + "', 10)"), "captured twice");
+                assertEquals("42501", sqlStateOf(c, "update hold_captures set captured_nano_usd = 1 where hold_id = '" + hold + "'"));
+                assertEquals("42501", sqlStateOf(c, "delete from hold_captures where hold_id = '" + hold + "'"));
+                assertEquals("42501", sqlStateOf(c, "update holds set status = 'expired' where id = '" + hold + "'"),
+                        "a captured hold does not expire");
+
+                assertNull(sqlStateOf(c, "update holds set status = 'voided' where id = '" + voided + "'"), "a pending hold may be voided");
+                assertEquals("42501", sqlStateOf(c, "update holds set status = 'pending' where id = '" + voided + "'"),
+                        "a voided hold stays voided");
+            } finally {
+                c.rollback();
+            }
+        }
+    }
+
+    /** The SQLState with which the database refuses {@code sql} (null when it accepts it), undoing only that statement. */
+    private static String sqlStateOf(Connection c, String sql) throws SQLException {
+        Savepoint before = c.setSavepoint();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.executeUpdate();
+            c.releaseSavepoint(before);
+            return null;
+        } catch (SQLException e) {
+            c.rollback(before);
+            return e.getSQLState();
+        }
+    }
+
+    private interface Step {
+        void run(Connection c) throws SQLException;
+    }
+
+    private static Step entry(UUID id, int postingCount) {
+        return c -> {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    insert into journal_entries (id, code, description, request_sha256, posting_count)
+                    values (?, 'adjustment', 'rules test', '\\x00', ?)""")) {
+                ps.setObject(1, id);
+                ps.setInt(2, postingCount);
+                ps.executeUpdate();
+            }
+        };
+    }
+
+    private static Step postings(UUID entryId, long[] accounts, long[] amounts) {
+        return c -> {
+            StringBuilder sql = new StringBuilder("insert into postings (entry_id, seq, account_id, amount_nano_usd) values ");
+            for (int i = 0; i < accounts.length; i++) {
+                sql.append(i == 0 ? "" : ", ").append("('").append(entryId).append("', ").append(i).append(", ")
+                        .append(accounts[i]).append(", ").append(amounts[i]).append(")");
+            }
+            try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+                ps.executeUpdate();
+            }
+        };
+    }
+
+    private void inOneTransaction(Step... steps) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                for (Step step : steps) {
+                    step.run(c);
+                }
+                c.commit();
+            } finally {
+                if (!c.getAutoCommit()) {
+                    c.rollback();
+                }
+            }
+        }
+    }
+
+    private void execute(String sql) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.execute();
+        }
+    }
+
+    private long longValue(String sql) throws SQLException {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql);
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private long walletOf(Org org) throws SQLException {
+        return longValue("select id from ledger_accounts where kind = 'buyer_wallet' and org_id = '" + org.id() + "'");
+    }
+
+    private long accountId(String code) throws SQLException {
+        return longValue("select id from ledger_accounts where code = '" + code + "'");
+    }
+}
