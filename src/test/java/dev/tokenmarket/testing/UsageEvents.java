@@ -40,10 +40,10 @@ public final class UsageEvents implements AutoCloseable {
         long promptPrice = Money.NANO_PER_USD;
         long completionPrice = 2 * Money.NANO_PER_USD;
         long cost = Money.cost(promptTokens, promptPrice, completionTokens, completionPrice);
-        // Time-ordered event ids, as the gateway's generation ids are.
+        // Time-ordered event and hold ids, as the gateway's are.
         return new UsageEvent(TimeOrderedIds.next(), Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
                 UUID.randomUUID(), UUID.fromString(providerOrgId), "stories260k", promptTokens, completionTokens,
-                promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), UUID.randomUUID(), 1, 10, 11, "length");
+                promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), TimeOrderedIds.next(), 1, 10, 11, "length");
     }
 
     /** Sends an event keyed by its buyer, as the gateway does. */
