@@ -23,6 +23,8 @@ public class LedgerAccounts {
     public static final String PLATFORM_REVENUE = "platform:revenue";
 
     private final Map<String, Long> idsByCode = new ConcurrentHashMap<>();
+    private final Map<UUID, Long> walletIds = new ConcurrentHashMap<>();
+    private final Map<UUID, Long> payableIds = new ConcurrentHashMap<>();
 
     @Inject
     AgroalDataSource dataSource;
@@ -87,11 +89,24 @@ public class LedgerAccounts {
     }
 
     public long walletOf(UUID orgId) {
-        return idOf(walletCode(orgId), "Organization " + orgId + " has no buyer wallet (it lacks the buyer role).");
+        // Settlement asks for every event; the cache is keyed by the org so a hit builds no strings.
+        Long cached = walletIds.get(orgId);
+        if (cached != null) {
+            return cached;
+        }
+        long id = idOf(walletCode(orgId), "Organization " + orgId + " has no buyer wallet (it lacks the buyer role).");
+        walletIds.put(orgId, id);
+        return id;
     }
 
     public long payableOf(UUID orgId) {
-        return idOf(payableCode(orgId), "Organization " + orgId + " has no provider payable (it lacks the provider role).");
+        Long cached = payableIds.get(orgId);
+        if (cached != null) {
+            return cached;
+        }
+        long id = idOf(payableCode(orgId), "Organization " + orgId + " has no provider payable (it lacks the provider role).");
+        payableIds.put(orgId, id);
+        return id;
     }
 
     public long platformCash() {

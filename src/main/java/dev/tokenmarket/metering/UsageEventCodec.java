@@ -1,12 +1,17 @@
 package dev.tokenmarket.metering;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import dev.tokenmarket.platform.Money;
 
 import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -15,94 +20,144 @@ import java.util.UUID;
  */
 public final class UsageEventCodec {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonFactory JSON = new JsonFactory();
 
     private UsageEventCodec() {
     }
 
+    /**
+     * The event as JSON, fields always in this order: the ledger keeps a digest of these bytes with the
+     * usage entry, so they must not change for the same event (UsageEventCodecTest holds them).
+     */
     public static String toJson(UsageEvent e) {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("schema", UsageEvent.SCHEMA);
-        n.put("event_id", e.eventId().toString());
-        n.put("occurred_at", e.occurredAt().toString());
-        n.put("buyer_org_id", e.buyerOrgId().toString());
-        n.put("api_key_id", e.apiKeyId().toString());
-        n.put("endpoint_id", e.endpointId().toString());
-        n.put("provider_org_id", e.providerOrgId().toString());
-        n.put("model", e.model());
-        n.put("prompt_tokens", e.promptTokens());
-        n.put("completion_tokens", e.completionTokens());
-        ObjectNode pricing = n.putObject("pricing");
-        pricing.put("prompt", Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()));
-        pricing.put("completion", Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens()));
-        n.put("cost", Money.formatUsd(e.costNanoUsd()));
-        n.put("fee", Money.formatUsd(e.feeNanoUsd()));
-        n.put("hold_id", e.holdId().toString());
-        ObjectNode timings = n.putObject("timings");
-        timings.put("ttft_ms", e.ttftMs());
-        timings.put("generation_ms", e.generationMs());
-        timings.put("latency_ms", e.latencyMs());
-        n.put("finish_reason", e.finishReason());
-        return n.toString();
+        StringWriter out = new StringWriter(640);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("schema", UsageEvent.SCHEMA);
+            g.writeStringField("event_id", e.eventId().toString());
+            g.writeStringField("occurred_at", e.occurredAt().toString());
+            g.writeStringField("buyer_org_id", e.buyerOrgId().toString());
+            g.writeStringField("api_key_id", e.apiKeyId().toString());
+            g.writeStringField("endpoint_id", e.endpointId().toString());
+            g.writeStringField("provider_org_id", e.providerOrgId().toString());
+            g.writeStringField("model", e.model());
+            g.writeNumberField("prompt_tokens", e.promptTokens());
+            g.writeNumberField("completion_tokens", e.completionTokens());
+            g.writeObjectFieldStart("pricing");
+            g.writeStringField("prompt", Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()));
+            g.writeStringField("completion", Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens()));
+            g.writeEndObject();
+            g.writeStringField("cost", Money.formatUsd(e.costNanoUsd()));
+            g.writeStringField("fee", Money.formatUsd(e.feeNanoUsd()));
+            g.writeStringField("hold_id", e.holdId().toString());
+            g.writeObjectFieldStart("timings");
+            g.writeNumberField("ttft_ms", e.ttftMs());
+            g.writeNumberField("generation_ms", e.generationMs());
+            g.writeNumberField("latency_ms", e.latencyMs());
+            g.writeEndObject();
+            g.writeStringField("finish_reason", e.finishReason());
+            g.writeEndObject();
+        } catch (IOException ex) {
+            throw new UncheckedIOException(ex);
+        }
+        return out.toString();
     }
 
-    /** Parses an event; a message that is not a complete, well-formed event fails with a reason. */
+    /**
+     * Parses an event; a message that is not a complete, well-formed event fails with a reason. Read as a
+     * token stream (the ledger parses every event it settles): fields in any order, unknown ones skipped,
+     * the last of a repeated field counts.
+     */
     public static UsageEvent fromJson(String json) throws MalformedUsageEvent {
-        JsonNode n;
-        try {
-            n = JSON.readTree(json);
+        Map<String, Object> fields = new HashMap<>(32);
+        try (JsonParser p = JSON.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new MalformedUsageEvent("not a JSON object");
+            }
+            readObject(p, "", fields);
         } catch (IOException e) {
             throw new MalformedUsageEvent("not JSON: " + e.getMessage());
         }
-        if (n == null || !n.isObject()) {
-            throw new MalformedUsageEvent("not a JSON object");
-        }
-        if (!UsageEvent.SCHEMA.equals(text(n, "schema"))) {
+        if (!UsageEvent.SCHEMA.equals(fields.get("schema"))) {
             throw new MalformedUsageEvent("schema must be " + UsageEvent.SCHEMA);
         }
         try {
             return new UsageEvent(
-                    uuid(n, "event_id"),
-                    Instant.parse(text(n, "occurred_at")),
-                    uuid(n, "buyer_org_id"),
-                    uuid(n, "api_key_id"),
-                    uuid(n, "endpoint_id"),
-                    uuid(n, "provider_org_id"),
-                    text(n, "model"),
-                    count(n, "prompt_tokens"),
-                    count(n, "completion_tokens"),
-                    Money.parseUsd(text(n.path("pricing"), "prompt"), "pricing.prompt"),
-                    Money.parseUsd(text(n.path("pricing"), "completion"), "pricing.completion"),
-                    Money.parseUsd(text(n, "cost"), "cost"),
-                    Money.parseUsd(text(n, "fee"), "fee"),
-                    uuid(n, "hold_id"),
-                    n.path("timings").path("ttft_ms").asLong(0),
-                    n.path("timings").path("generation_ms").asLong(0),
-                    n.path("timings").path("latency_ms").asLong(0),
-                    text(n, "finish_reason"));
+                    uuid(fields, "event_id"),
+                    Instant.parse(text(fields, "occurred_at")),
+                    uuid(fields, "buyer_org_id"),
+                    uuid(fields, "api_key_id"),
+                    uuid(fields, "endpoint_id"),
+                    uuid(fields, "provider_org_id"),
+                    text(fields, "model"),
+                    count(fields, "prompt_tokens"),
+                    count(fields, "completion_tokens"),
+                    Money.parseUsd(text(fields, "pricing.prompt"), "pricing.prompt"),
+                    Money.parseUsd(text(fields, "pricing.completion"), "pricing.completion"),
+                    Money.parseUsd(text(fields, "cost"), "cost"),
+                    Money.parseUsd(text(fields, "fee"), "fee"),
+                    uuid(fields, "hold_id"),
+                    millis(fields, "timings.ttft_ms"),
+                    millis(fields, "timings.generation_ms"),
+                    millis(fields, "timings.latency_ms"),
+                    text(fields, "finish_reason"));
         } catch (RuntimeException e) {
             throw new MalformedUsageEvent(e.getMessage());
         }
     }
 
-    private static String text(JsonNode n, String field) {
-        JsonNode v = n.get(field);
-        if (v == null || !v.isTextual()) {
+    /** Collects the object's scalar fields under their dotted path; arrays are skipped whole. */
+    private static void readObject(JsonParser p, String prefix, Map<String, Object> fields) throws IOException {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = prefix + p.currentName();
+            JsonToken value = p.nextToken();
+            switch (value) {
+                case START_OBJECT -> readObject(p, name + ".", fields);
+                case START_ARRAY -> {
+                    p.skipChildren();
+                    fields.remove(name);
+                }
+                case VALUE_STRING -> fields.put(name, p.getText());
+                case VALUE_NUMBER_INT -> fields.put(name, p.getNumberValue());
+                case VALUE_NUMBER_FLOAT -> fields.put(name, p.getDoubleValue());
+                default -> fields.remove(name);
+            }
+        }
+    }
+
+    private static String text(Map<String, Object> fields, String field) {
+        if (!(fields.get(field) instanceof String value)) {
             throw new IllegalArgumentException("field " + field + " is missing or not a string");
         }
-        return v.asText();
+        return value;
     }
 
-    private static UUID uuid(JsonNode n, String field) {
-        return UUID.fromString(text(n, field));
+    private static UUID uuid(Map<String, Object> fields, String field) {
+        return UUID.fromString(text(fields, field));
     }
 
-    private static int count(JsonNode n, String field) {
-        JsonNode v = n.get(field);
-        if (v == null || !v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0) {
+    private static int count(Map<String, Object> fields, String field) {
+        Object v = fields.get(field);
+        if (!(v instanceof Integer i) || i < 0) {
             throw new IllegalArgumentException("field " + field + " must be a non-negative integer");
         }
-        return v.asInt();
+        return i;
+    }
+
+    /** Timings are informational: absent or unreadable, they count as 0. */
+    private static long millis(Map<String, Object> fields, String field) {
+        Object v = fields.get(field);
+        if (v instanceof Number n) {
+            return n.longValue();
+        }
+        if (v instanceof String s) {
+            try {
+                return Long.parseLong(s.trim());
+            } catch (NumberFormatException e) {
+                return 0;
+            }
+        }
+        return 0;
     }
 
     public static final class MalformedUsageEvent extends Exception {

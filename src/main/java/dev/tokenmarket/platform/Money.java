@@ -5,6 +5,7 @@ import dev.tokenmarket.platform.error.ApiException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.math.RoundingMode;
+import java.util.regex.Pattern;
 
 /**
  * Money is a {@code long} of nano-USD (1e-9 USD) everywhere it is computed; it becomes a decimal string
@@ -18,6 +19,7 @@ public final class Money {
     private static final BigInteger BPS_PER_UNIT = BigInteger.valueOf(10_000);
     /** Upper bound on any single amount a client may send: one billion USD. */
     public static final long AMOUNT_NANO_USD_MAX = 1_000_000_000L * NANO_PER_USD;
+    private static final Pattern USD_DECIMAL = Pattern.compile("\\d{1,12}(\\.\\d{1,9})?");
 
     private Money() {
     }
@@ -39,7 +41,7 @@ public final class Money {
         if (value == null || value.isBlank()) {
             throw ApiException.invalid(field, "Field '" + field + "' is required: a USD amount as a decimal string such as \"0.60\".");
         }
-        if (!value.matches("\\d{1,12}(\\.\\d{1,9})?")) {
+        if (!USD_DECIMAL.matcher(value).matches()) {
             throw ApiException.invalid(field, "Field '" + field + "' must be a non-negative USD decimal string with at most 9 decimals, such as \"0.60\"; got \"" + value + "\".");
         }
         long nano = new BigDecimal(value).movePointRight(NANO_SCALE).longValueExact();

@@ -56,7 +56,8 @@ public final class LedgerBenchmark {
     private static final int PROBE_POLL_MILLIS = 2;
     /** How often the settled count is read: a count over millions of entries is itself work for PostgreSQL. */
     private static final int COUNT_POLL_MILLIS = 250;
-    private static final int LAG_POLL_MILLIS = 5;
+    /** Each look at the group's lag is three requests to the broker, which shares the machine with the ledger. */
+    private static final int LAG_POLL_MILLIS = 100;
     /** Holds placed per transaction when preparing a run. */
     private static final int HOLD_CHUNK = 10_000;
     private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
