@@ -36,6 +36,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -143,19 +144,20 @@ public class SpotFlow {
         return java.util.Arrays.asList(placed);
     }
 
+    /** The metering writes of a group of requests, each kind of row in one round trip. */
     private static List<Boolean> writeMeterings(Connection c, List<Metering> meterings) throws SQLException {
-        List<Boolean> done = new ArrayList<>(meterings.size());
+        List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
+        insertGenerations(c, meterings);
+        Set<UUID> settling = Ledger.markSettling(c, events.stream().map(UsageEvent::holdId).toList());
         for (Metering m : meterings) {
-            insertGeneration(c, m.event(), m.streamed(), m.cancelled());
-            if (!Ledger.markSettling(c, m.event().holdId())) {
+            if (!settling.contains(m.event().holdId())) {
                 // Only a hold that outlived its TTL gets here; the usage is still recorded and settled.
                 LOG.warnf("hold %s of generation %s was no longer pending when metered", m.event().holdId(), m.event().eventId());
             }
             KeyLimits.correct(c, m.admission(), m.tokens(), m.event().costNanoUsd());
-            UsageOutbox.insert(c, m.event());
-            done.add(true);
         }
-        return done;
+        UsageOutbox.insertAll(c, events);
+        return java.util.Collections.nCopies(meterings.size(), true);
     }
 
     /**
@@ -440,32 +442,36 @@ public class SpotFlow {
         return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
     }
 
-    private static void insertGeneration(Connection c, UsageEvent e, boolean streamed, boolean cancelled) throws SQLException {
+    private static void insertGenerations(Connection c, List<Metering> meterings) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                      insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
                          prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
                          cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
                      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
-            ps.setObject(1, e.eventId());
-            ps.setObject(2, e.buyerOrgId());
-            ps.setObject(3, e.apiKeyId());
-            ps.setObject(4, e.endpointId());
-            ps.setObject(5, e.providerOrgId());
-            ps.setString(6, e.model());
-            ps.setInt(7, e.promptTokens());
-            ps.setInt(8, e.completionTokens());
-            ps.setLong(9, e.promptPriceNanoUsdPerMillionTokens());
-            ps.setLong(10, e.completionPriceNanoUsdPerMillionTokens());
-            ps.setLong(11, e.costNanoUsd());
-            ps.setLong(12, e.feeNanoUsd());
-            ps.setObject(13, e.holdId());
-            ps.setString(14, e.finishReason());
-            ps.setBoolean(15, streamed);
-            ps.setBoolean(16, cancelled);
-            ps.setInt(17, (int) e.latencyMs());
-            ps.setInt(18, (int) e.ttftMs());
-            ps.setInt(19, (int) e.generationMs());
-            ps.executeUpdate();
+            for (Metering m : meterings) {
+                UsageEvent e = m.event();
+                ps.setObject(1, e.eventId());
+                ps.setObject(2, e.buyerOrgId());
+                ps.setObject(3, e.apiKeyId());
+                ps.setObject(4, e.endpointId());
+                ps.setObject(5, e.providerOrgId());
+                ps.setString(6, e.model());
+                ps.setInt(7, e.promptTokens());
+                ps.setInt(8, e.completionTokens());
+                ps.setLong(9, e.promptPriceNanoUsdPerMillionTokens());
+                ps.setLong(10, e.completionPriceNanoUsdPerMillionTokens());
+                ps.setLong(11, e.costNanoUsd());
+                ps.setLong(12, e.feeNanoUsd());
+                ps.setObject(13, e.holdId());
+                ps.setString(14, e.finishReason());
+                ps.setBoolean(15, m.streamed());
+                ps.setBoolean(16, m.cancelled());
+                ps.setInt(17, (int) e.latencyMs());
+                ps.setInt(18, (int) e.ttftMs());
+                ps.setInt(19, (int) e.generationMs());
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 }

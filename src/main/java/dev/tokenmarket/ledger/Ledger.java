@@ -17,8 +17,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -278,11 +280,22 @@ public class Ledger {
 
     /** {@link #markSettling(UUID)} on {@code c}, in the caller's transaction. */
     public static boolean markSettling(Connection c, UUID holdId) throws SQLException {
+        return markSettling(c, List.of(holdId)).contains(holdId);
+    }
+
+    /** Marks several holds settling in one statement; answers those that were pending and now are. */
+    public static Set<UUID> markSettling(Connection c, List<UUID> holdIds) throws SQLException {
+        Set<UUID> marked = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement(
-                "update holds set status = 'settling' where id = ? and status = 'pending'")) {
-            ps.setObject(1, holdId);
-            return ps.executeUpdate() == 1;
+                "update holds set status = 'settling' where id = any(?) and status = 'pending' returning id")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    marked.add(rs.getObject(1, UUID.class));
+                }
+            }
         }
+        return marked;
     }
 
     /**

@@ -32,12 +32,20 @@ public class UsageOutbox {
 
     /** Records the event on {@code c} in the caller's transaction; call {@link #committed()} after the commit. */
     public static void insert(Connection c, UsageEvent event) throws SQLException {
+        insertAll(c, java.util.List.of(event));
+    }
+
+    /** {@link #insert} for several events in one round trip. */
+    public static void insertAll(Connection c, java.util.List<UsageEvent> events) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
                 "insert into usage_outbox (event_id, buyer_org_id, payload) values (?, ?, ?::jsonb)")) {
-            ps.setObject(1, event.eventId());
-            ps.setObject(2, event.buyerOrgId());
-            ps.setString(3, UsageEventCodec.toJson(event));
-            ps.executeUpdate();
+            for (UsageEvent event : events) {
+                ps.setObject(1, event.eventId());
+                ps.setObject(2, event.buyerOrgId());
+                ps.setString(3, UsageEventCodec.toJson(event));
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 
