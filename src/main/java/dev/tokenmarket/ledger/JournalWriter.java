@@ -1,11 +1,17 @@
 package dev.tokenmarket.ledger;
 
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyManager;
+
+import java.io.IOException;
+import java.io.StringReader;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -101,12 +107,7 @@ final class JournalWriter {
                 accounts[k] = p.accountId();
                 amounts[k] = p.amountNanoUsd();
                 k++;
-                AccountDelta delta = deltas.computeIfAbsent(p.accountId(), id -> new AccountDelta());
-                if (p.amountNanoUsd() >= 0) {
-                    delta.debitsNanoUsd = Math.addExact(delta.debitsNanoUsd, p.amountNanoUsd());
-                } else {
-                    delta.creditsNanoUsd = Math.addExact(delta.creditsNanoUsd, -p.amountNanoUsd());
-                }
+                addToDelta(deltas, p);
             }
         }
         try (PreparedStatement ps = c.prepareStatement("""
@@ -119,6 +120,86 @@ final class JournalWriter {
             ps.executeUpdate();
         }
         return inserted;
+    }
+
+    /**
+     * The settlement's bulk path: writes the drafts whose id is not yet posted with COPY (the entries, then
+     * all their postings), which PostgreSQL loads without parsing arrays, speculative inserts or returning
+     * rows; {@link #insertEntries} does the same with INSERT. Answers the ids written. An id posted between
+     * the existence check and the COPY (only possible when the same event is settled twice at once) fails
+     * the COPY with a unique violation, and the caller settles the batch again.
+     */
+    static Set<UUID> copyNewEntries(Connection c, List<EntryDraft> drafts, Map<Long, AccountDelta> deltas)
+            throws SQLException {
+        Set<UUID> existing = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("uuid", drafts.stream().map(EntryDraft::id).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    existing.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        Set<UUID> written = new HashSet<>();
+        StringBuilder entries = new StringBuilder(drafts.size() * 512);
+        StringBuilder postings = new StringBuilder(drafts.size() * 3 * 64);
+        for (EntryDraft d : drafts) {
+            if (existing.contains(d.id()) || !written.add(d.id())) {
+                continue;
+            }
+            d.checkBalanced();
+            String id = d.id().toString();
+            entries.append(id).append('\t');
+            copyText(entries, d.code()).append('\t');
+            copyText(entries, d.description()).append('\t');
+            copyText(entries, d.metadataJson()).append('\t');
+            entries.append("\\\\x").append(HexFormat.of().formatHex(d.requestSha256())).append('\t');
+            entries.append(d.postings().size()).append('\t');
+            entries.append(d.reversesEntryId() == null ? "\\N" : d.reversesEntryId().toString()).append('\n');
+            int seq = 0;
+            for (Posting p : d.postings()) {
+                postings.append(id).append('\t').append(seq++).append('\t').append(p.accountId()).append('\t')
+                        .append(p.amountNanoUsd()).append('\n');
+                addToDelta(deltas, p);
+            }
+        }
+        if (written.isEmpty()) {
+            return written;
+        }
+        CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
+        try {
+            copy.copyIn("copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from stdin",
+                    new StringReader(entries.toString()));
+            copy.copyIn("copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin",
+                    new StringReader(postings.toString()));
+        } catch (IOException e) {
+            throw new SQLException("could not stream entries to PostgreSQL", e);
+        }
+        return written;
+    }
+
+    /** Appends {@code value} escaped for COPY's text format. */
+    private static StringBuilder copyText(StringBuilder out, String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            switch (ch) {
+                case '\\' -> out.append("\\\\");
+                case '\t' -> out.append("\\t");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                default -> out.append(ch);
+            }
+        }
+        return out;
+    }
+
+    private static void addToDelta(Map<Long, AccountDelta> deltas, Posting p) {
+        AccountDelta delta = deltas.computeIfAbsent(p.accountId(), id -> new AccountDelta());
+        if (p.amountNanoUsd() >= 0) {
+            delta.debitsNanoUsd = Math.addExact(delta.debitsNanoUsd, p.amountNanoUsd());
+        } else {
+            delta.creditsNanoUsd = Math.addExact(delta.creditsNanoUsd, -p.amountNanoUsd());
+        }
     }
 
     /**

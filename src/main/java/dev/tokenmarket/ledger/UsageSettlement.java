@@ -151,7 +151,7 @@ public class UsageSettlement {
             }
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
-            Set<UUID> inserted = JournalWriter.insertEntries(c, drafts, deltas);
+            Set<UUID> inserted = JournalWriter.copyNewEntries(c, drafts, deltas);
             captureHolds(c, batch, inserted, deltas);
             JournalWriter.applyDeltas(c, deltas);
             List<Rejected> conflicts = inserted.size() == batch.size() ? List.of() : conflicts(c, batch, inserted);
