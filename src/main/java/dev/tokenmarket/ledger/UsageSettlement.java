@@ -161,9 +161,10 @@ public class UsageSettlement {
 
     /**
      * Captures each posted event's hold for its cost and releases the rest of it from the account's held
-     * amount. A capture is an inserted row (hold_captures), so the hold itself is not rewritten. A hold
-     * still pending (its request's metering and TTL crossed) is first moved to settling, which its row lock
-     * makes exclusive with the expiry; a hold already expired is not captured, and the event posts without it.
+     * amount. A capture is an inserted row (hold_captures), so the hold itself is not rewritten. A hold still
+     * pending (the event was metered without moving it to settling) is first moved to settling, in its own
+     * statement: its row lock makes that exclusive with the expiry. A hold already expired or voided is not
+     * captured (its amount was released then), and the event posts without it.
      */
     private static void captureHolds(Connection c, List<Prepared> batch, Set<UUID> inserted,
                                      Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
@@ -179,19 +180,22 @@ public class UsageSettlement {
             captured[i] = posted.get(i).event.costNanoUsd();
             entryIds[i] = posted.get(i).event.eventId();
         }
+        List<Integer> pending = new ArrayList<>();
+        Map<UUID, Integer> indexOf = new HashMap<>();
+        for (int i = 0; i < holdIds.length; i++) {
+            indexOf.put(holdIds[i], i);
+        }
         try (PreparedStatement ps = c.prepareStatement("""
                 with h as (select id, account_id, amount_nano_usd, status from holds where id = any(?::uuid[])),
-                     promoted as (update holds set status = 'settling'
-                                  where id in (select id from h where status = 'pending') and status = 'pending'
-                                  returning id),
                      captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
                                   select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
                                   from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
                                   join h on h.id = d.id
-                                  where h.status = 'settling' or h.id in (select id from promoted)
+                                  where h.status = 'settling'
                                   on conflict (hold_id) do nothing
                                   returning hold_id)
-                select h.account_id, h.amount_nano_usd from captures join h on h.id = captures.hold_id""")) {
+                select h.id, h.account_id, h.amount_nano_usd, captures.hold_id is not null, h.status
+                from h left join captures on captures.hold_id = h.id""")) {
             java.sql.Array holdIdArray = c.createArrayOf("uuid", holdIds);
             ps.setArray(1, holdIdArray);
             ps.setArray(2, holdIdArray);
@@ -199,11 +203,51 @@ public class UsageSettlement {
             ps.setArray(4, c.createArrayOf("uuid", entryIds));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    deltas.computeIfAbsent(rs.getLong(1), id -> new JournalWriter.AccountDelta())
-                            .heldNanoUsd -= rs.getLong(2);
+                    if (rs.getBoolean(4)) {
+                        release(deltas, rs.getLong(2), rs.getLong(3));
+                    } else if ("pending".equals(rs.getString(5))) {
+                        pending.add(indexOf.get(rs.getObject(1, UUID.class)));
+                    }
                 }
             }
         }
+        if (!pending.isEmpty()) {
+            capturePending(c, pending.stream().map(i -> holdIds[i]).toArray(UUID[]::new),
+                    pending.stream().map(i -> captured[i]).toArray(Long[]::new),
+                    pending.stream().map(i -> entryIds[i]).toArray(UUID[]::new), deltas);
+        }
+    }
+
+    /** Moves pending holds to settling (those still pending: the expiry may have won) and captures them. */
+    private static void capturePending(Connection c, UUID[] holdIds, Long[] captured, UUID[] entryIds,
+                                       Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
+        Set<UUID> settling = Ledger.markSettling(c, List.of(holdIds));
+        if (settling.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                with captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
+                                  select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
+                                  from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
+                                  join holds h on h.id = d.id
+                                  where h.id = any(?::uuid[])
+                                  on conflict (hold_id) do nothing
+                                  returning hold_id)
+                select h.account_id, h.amount_nano_usd from captures join holds h on h.id = captures.hold_id""")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds));
+            ps.setArray(2, c.createArrayOf("int8", captured));
+            ps.setArray(3, c.createArrayOf("uuid", entryIds));
+            ps.setArray(4, c.createArrayOf("uuid", settling.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    release(deltas, rs.getLong(1), rs.getLong(2));
+                }
+            }
+        }
+    }
+
+    private static void release(Map<Long, JournalWriter.AccountDelta> deltas, long accountId, long heldNanoUsd) {
+        deltas.computeIfAbsent(accountId, id -> new JournalWriter.AccountDelta()).heldNanoUsd -= heldNanoUsd;
     }
 
     /** Events whose id was already posted from different content: not a retry, so not silently dropped. */

@@ -59,6 +59,12 @@ class LedgerFaultTest {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    Ledger ledger;
+
+    @Inject
+    LedgerAccounts accounts;
+
     @AfterEach
     void ledgerStillBalances() {
         Market.assertLedgerBalanced();
@@ -115,6 +121,46 @@ class LedgerFaultTest {
                 "the wallet paid each event once: " + wallet);
         String payable = as(provider.key()).get("/api/balance").then().statusCode(200).extract().path("payable.posted");
         assertEquals(0, usd(payable).compareTo(usd(Money.formatUsd(providerShare))));
+    }
+
+    @Test
+    void aUsageEventWhoseHoldIsStillPendingCapturesItOnceAndReleasesTheRest() throws Exception {
+        // Normally the gateway moves a hold to settling when it meters the request; an event that arrives
+        // while its hold is still pending must capture it all the same (and only once, even when re-sent),
+        // not stall its partition.
+        Org buyer = Market.org("pending-hold buyer", "buyer");
+        Org provider = Market.org("pending-hold provider", "provider");
+        Market.funded(buyer, "1.00");
+        UUID holdId = UUID.randomUUID();
+        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, "pending-hold test",
+                Duration.ofMinutes(10));
+        assertEquals(0, usd(Market.balance(buyer).get("held")).compareTo(usd("0.10")));
+        UsageEvent template = UsageEvents.event(buyer.id(), provider.id(), 10, 100);
+        UsageEvent event = new UsageEvent(template.eventId(), template.occurredAt(), template.buyerOrgId(),
+                template.apiKeyId(), template.endpointId(), template.providerOrgId(), template.model(),
+                template.promptTokens(), template.completionTokens(), template.promptPriceNanoUsdPerMillionTokens(),
+                template.completionPriceNanoUsdPerMillionTokens(), template.costNanoUsd(), template.feeNanoUsd(),
+                holdId, template.ttftMs(), template.generationMs(), template.latencyMs(), template.finishReason());
+        try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
+            UsageEvents.acknowledged(usage.send(event));
+            UsageEvents.acknowledged(usage.send(event));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> postedCount(List.of(event.eventId())) == 1);
+        awaitNoConsumerLag();
+
+        Map<String, String> wallet = Market.balance(buyer);
+        assertEquals(0, usd(wallet.get("held")).signum(), "the rest of the hold is released: " + wallet);
+        assertEquals(0, usd(wallet.get("posted")).compareTo(usd("1.00").subtract(usd(Money.formatUsd(event.costNanoUsd())))),
+                "the event is paid once: " + wallet);
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select status, captured_nano_usd from hold_states where id = ?")) {
+            ps.setObject(1, holdId);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertTrue(rs.next());
+                assertEquals("captured", rs.getString(1));
+                assertEquals(event.costNanoUsd(), rs.getLong(2));
+            }
+        }
     }
 
     @Test
