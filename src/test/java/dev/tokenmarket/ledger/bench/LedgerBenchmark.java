@@ -155,6 +155,9 @@ public final class LedgerBenchmark {
                         + "against 8-client pgbench: backlog %.1fx, live %.1fx%n",
                 drained / pgbenchTps, full.perSecond / pgbenchTps, drained / pgbenchTps8, full.perSecond / pgbenchTps8);
         System.out.printf(Locale.ROOT, "batched / naive: %.1fx%n", full.perSecond / naive.perSecond);
+        if (admin != null) {
+            admin.close();
+        }
     }
 
     private void setUp(PackagedApplication app) {
