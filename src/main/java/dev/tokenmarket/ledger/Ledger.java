@@ -266,24 +266,10 @@ public class Ledger {
     }
 
     /**
-     * Marks a hold as waiting for its usage event: it no longer expires, because the usage it covers is
-     * recorded and will be settled. Runs in the caller's transaction with the outbox write.
+     * Marks holds as waiting for their usage events, in the caller's transaction (the gateway's metering
+     * write, or settlement for a hold still pending): they no longer expire, because the usage they cover is
+     * recorded and will be settled. Answers those that were pending and now are.
      */
-    @Transactional(Transactional.TxType.MANDATORY)
-    public boolean markSettling(UUID holdId) {
-        try (Connection c = dataSource.getConnection()) {
-            return markSettling(c, holdId);
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not mark hold " + holdId + " settling", e);
-        }
-    }
-
-    /** {@link #markSettling(UUID)} on {@code c}, in the caller's transaction. */
-    public static boolean markSettling(Connection c, UUID holdId) throws SQLException {
-        return markSettling(c, List.of(holdId)).contains(holdId);
-    }
-
-    /** Marks several holds settling in one statement; answers those that were pending and now are. */
     public static Set<UUID> markSettling(Connection c, List<UUID> holdIds) throws SQLException {
         Set<UUID> marked = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement(

@@ -90,23 +90,13 @@ public class LedgerAccounts {
 
     public long walletOf(UUID orgId) {
         // Settlement asks for every event; the cache is keyed by the org so a hit builds no strings.
-        Long cached = walletIds.get(orgId);
-        if (cached != null) {
-            return cached;
-        }
-        long id = idOf(walletCode(orgId), "Organization " + orgId + " has no buyer wallet (it lacks the buyer role).");
-        walletIds.put(orgId, id);
-        return id;
+        return walletIds.computeIfAbsent(orgId, id ->
+                idOf(walletCode(id), "Organization " + id + " has no buyer wallet (it lacks the buyer role)."));
     }
 
     public long payableOf(UUID orgId) {
-        Long cached = payableIds.get(orgId);
-        if (cached != null) {
-            return cached;
-        }
-        long id = idOf(payableCode(orgId), "Organization " + orgId + " has no provider payable (it lacks the provider role).");
-        payableIds.put(orgId, id);
-        return id;
+        return payableIds.computeIfAbsent(orgId, id ->
+                idOf(payableCode(id), "Organization " + id + " has no provider payable (it lacks the provider role)."));
     }
 
     public long platformCash() {
