@@ -133,13 +133,15 @@ class StreamingTest {
 
     @Test
     void shouldSendKeepAliveCommentsWhileAPacedEndpointIsSilent() {
-        // Proves the stream sends comment lines while waiting for tokens (here a provider paced to 4 tokens/s).
+        // Proves the stream sends comment lines while waiting for tokens. The provider is paced to 2 tokens/s:
+        // a 500 ms silence always holds a tick of the 200 ms test keep-alive timer at which 200 ms have passed
+        // since the last write (at 4 tokens/s that window was 50 ms wide, and a loaded machine could miss it).
         Org provider = Market.org("provider", "provider");
         Org buyer = Market.org("buyer", "buyer");
-        String endpointId = Market.endpoint(provider, "0.10", "0.20", 4,
-                Map.of("type", "reference", "max_tokens_per_second", 4));
+        String endpointId = Market.endpoint(provider, "0.10", "0.20", 2,
+                Map.of("type", "reference", "max_tokens_per_second", 2));
         Market.funded(buyer, "1.00");
-        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 6,
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 4,
                 "stream", true, "provider", Market.only(endpointId))).post("/v1/completions");
         ServerSentEvents events = ServerSentEvents.parse(response.asString());
         assertTrue(events.comments() > 0, "keep-alive comments between paced tokens");
