@@ -3,8 +3,9 @@ package dev.tokenmarket.ledger;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyManager;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -169,9 +170,9 @@ final class JournalWriter {
         CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
         try {
             copy.copyIn("copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from stdin",
-                    new StringReader(entries.toString()));
+                    new ByteArrayInputStream(entries.toString().getBytes(StandardCharsets.UTF_8)));
             copy.copyIn("copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin",
-                    new StringReader(postings.toString()));
+                    new ByteArrayInputStream(postings.toString().getBytes(StandardCharsets.UTF_8)));
         } catch (IOException e) {
             throw new SQLException("could not stream entries to PostgreSQL", e);
         }
@@ -180,6 +181,9 @@ final class JournalWriter {
 
     /** Appends {@code value} escaped for COPY's text format. */
     private static StringBuilder copyText(StringBuilder out, String value) {
+        if (!needsCopyEscape(value)) {
+            return out.append(value);
+        }
         for (int i = 0; i < value.length(); i++) {
             char ch = value.charAt(i);
             switch (ch) {
@@ -191,6 +195,16 @@ final class JournalWriter {
             }
         }
         return out;
+    }
+
+    private static boolean needsCopyEscape(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void addToDelta(Map<Long, AccountDelta> deltas, Posting p) {

@@ -21,11 +21,13 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -111,7 +113,7 @@ public class LedgerConsumer {
     }
 
     private final class Worker implements Runnable {
-        final KafkaConsumer<String, String> consumer;
+        final KafkaConsumer<String, byte[]> consumer;
         volatile boolean running = true;
         Thread thread;
 
@@ -132,7 +134,7 @@ public class LedgerConsumer {
             // A member that vanished without leaving (a killed process) holds its partitions this long.
             config.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
             config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
-            consumer = new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer());
+            consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
         }
 
         @Override
@@ -141,7 +143,7 @@ public class LedgerConsumer {
             try {
                 consumer.subscribe(List.of(UsageEvent.TOPIC));
                 while (running) {
-                    ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(250));
+                    ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(250));
                     if (records.isEmpty()) {
                         continue;
                     }
@@ -170,12 +172,16 @@ public class LedgerConsumer {
         }
     }
 
-    private void settleAndCommit(KafkaConsumer<String, String> consumer, ConsumerRecords<String, String> records) {
+    private void settleAndCommit(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records) {
         List<UsageEvent> events = new ArrayList<>(records.count());
-        Map<UsageEvent, ConsumerRecord<String, String>> sources = new IdentityHashMap<>();
+        Map<UsageEvent, ConsumerRecord<String, byte[]>> sources = new IdentityHashMap<>();
         List<DeadLetter> dead = new ArrayList<>();
-        for (ConsumerRecord<String, String> record : records) {
+        for (ConsumerRecord<String, byte[]> record : records) {
             try {
+                // Parsed from the record's bytes, without decoding them into a String first.
+                if (record.value() == null) {
+                    throw new UsageEventCodec.MalformedUsageEvent("the record has no value");
+                }
                 UsageEvent event = UsageEventCodec.fromJson(record.value());
                 events.add(event);
                 sources.put(event, record);
@@ -192,7 +198,7 @@ public class LedgerConsumer {
         }
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (TopicPartition partition : records.partitions()) {
-            List<ConsumerRecord<String, String>> inPartition = records.records(partition);
+            List<ConsumerRecord<String, byte[]>> inPartition = records.records(partition);
             offsets.put(partition, new OffsetAndMetadata(inPartition.get(inPartition.size() - 1).offset() + 1));
         }
         // Asynchronous: the batch is already durable in PostgreSQL, and a commit lost to a crash or a
@@ -205,13 +211,17 @@ public class LedgerConsumer {
         });
     }
 
-    private static void rewind(KafkaConsumer<String, String> consumer, ConsumerRecords<String, String> records) {
+    private static void rewind(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records) {
         for (TopicPartition partition : records.partitions()) {
             consumer.seek(partition, records.records(partition).get(0).offset());
         }
     }
 
-    private record DeadLetter(ConsumerRecord<String, String> source, String eventId, String reason) {
+    private record DeadLetter(ConsumerRecord<String, byte[]> source, String eventId, String reason) {
+        String payload() {
+            // PostgreSQL text cannot hold NUL; a record carrying one must still reach the dead letters.
+            return source.value() == null ? "" : new String(source.value(), StandardCharsets.UTF_8).replace('\u0000', '\uFFFD');
+        }
     }
 
     /** Records dead letters in PostgreSQL (for finance's reports) and on the dead-letter topic, before offsets move on. */
@@ -226,7 +236,7 @@ public class LedgerConsumer {
                 ps.setInt(3, d.source.partition());
                 ps.setLong(4, d.source.offset());
                 ps.setString(5, d.reason);
-                ps.setString(6, d.source.value() == null ? "" : d.source.value());
+                ps.setString(6, d.payload());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -243,7 +253,7 @@ public class LedgerConsumer {
             source.put("partition", d.source.partition());
             source.put("offset", d.source.offset());
             value.put("failed_at", Instant.now().toString());
-            value.put("payload", d.source.value() == null ? "" : d.source.value());
+            value.put("payload", d.payload());
             sends.add(deadLetters.send(new ProducerRecord<>(UsageEvent.DEAD_LETTER_TOPIC, d.source.key(), value.toString())));
             LOG.warnf("usage record %s-%d@%d sent to the dead-letter topic: %s", d.source.topic(),
                     d.source.partition(), d.source.offset(), d.reason);

@@ -272,12 +272,17 @@ public class UsageSettlement {
         return result;
     }
 
-    static byte[] digest(String text) {
+    /** One per consumer thread: looking the algorithm up for every event was a visible cost. */
+    private static final ThreadLocal<MessageDigest> SHA_256 = ThreadLocal.withInitial(() -> {
         try {
-            return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    });
+
+    static byte[] digest(String text) {
+        return SHA_256.get().digest(text.getBytes(StandardCharsets.UTF_8));
     }
 
     private static String quote(String s) {

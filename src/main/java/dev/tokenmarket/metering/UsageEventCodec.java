@@ -1,17 +1,12 @@
 package dev.tokenmarket.metering;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.tokenmarket.platform.Money;
 
 import java.io.IOException;
-import java.io.StringWriter;
-import java.io.UncheckedIOException;
-import java.time.Instant;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -21,136 +16,210 @@ import java.util.UUID;
 public final class UsageEventCodec {
 
     private static final JsonFactory JSON = new JsonFactory();
+    private static final JsonStringEncoder ESCAPE = JsonStringEncoder.getInstance();
 
     private UsageEventCodec() {
     }
 
     /**
      * The event as JSON, fields always in this order: the ledger keeps a digest of these bytes with the
-     * usage entry, so they must not change for the same event (UsageEventCodecTest holds them).
+     * usage entry, so they must not change for the same event (UsageEventCodecTest holds them). Written by
+     * hand because the ledger encodes every event it settles to digest it; only the free-text fields need
+     * escaping, done as Jackson's generator does it.
      */
     public static String toJson(UsageEvent e) {
-        StringWriter out = new StringWriter(640);
-        try (JsonGenerator g = JSON.createGenerator(out)) {
-            g.writeStartObject();
-            g.writeStringField("schema", UsageEvent.SCHEMA);
-            g.writeStringField("event_id", e.eventId().toString());
-            g.writeStringField("occurred_at", e.occurredAt().toString());
-            g.writeStringField("buyer_org_id", e.buyerOrgId().toString());
-            g.writeStringField("api_key_id", e.apiKeyId().toString());
-            g.writeStringField("endpoint_id", e.endpointId().toString());
-            g.writeStringField("provider_org_id", e.providerOrgId().toString());
-            g.writeStringField("model", e.model());
-            g.writeNumberField("prompt_tokens", e.promptTokens());
-            g.writeNumberField("completion_tokens", e.completionTokens());
-            g.writeObjectFieldStart("pricing");
-            g.writeStringField("prompt", Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()));
-            g.writeStringField("completion", Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens()));
-            g.writeEndObject();
-            g.writeStringField("cost", Money.formatUsd(e.costNanoUsd()));
-            g.writeStringField("fee", Money.formatUsd(e.feeNanoUsd()));
-            g.writeStringField("hold_id", e.holdId().toString());
-            g.writeObjectFieldStart("timings");
-            g.writeNumberField("ttft_ms", e.ttftMs());
-            g.writeNumberField("generation_ms", e.generationMs());
-            g.writeNumberField("latency_ms", e.latencyMs());
-            g.writeEndObject();
-            g.writeStringField("finish_reason", e.finishReason());
-            g.writeEndObject();
-        } catch (IOException ex) {
-            throw new UncheckedIOException(ex);
-        }
+        StringBuilder out = new StringBuilder(640);
+        out.append("{\"schema\":\"").append(UsageEvent.SCHEMA)
+                .append("\",\"event_id\":\"").append(e.eventId())
+                .append("\",\"occurred_at\":\"").append(e.occurredAt())
+                .append("\",\"buyer_org_id\":\"").append(e.buyerOrgId())
+                .append("\",\"api_key_id\":\"").append(e.apiKeyId())
+                .append("\",\"endpoint_id\":\"").append(e.endpointId())
+                .append("\",\"provider_org_id\":\"").append(e.providerOrgId())
+                .append("\",\"model\":\"").append(ESCAPE.quoteAsString(e.model()))
+                .append("\",\"prompt_tokens\":").append(e.promptTokens())
+                .append(",\"completion_tokens\":").append(e.completionTokens())
+                .append(",\"pricing\":{\"prompt\":\"").append(Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()))
+                .append("\",\"completion\":\"").append(Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens()))
+                .append("\"},\"cost\":\"").append(Money.formatUsd(e.costNanoUsd()))
+                .append("\",\"fee\":\"").append(Money.formatUsd(e.feeNanoUsd()))
+                .append("\",\"hold_id\":\"").append(e.holdId())
+                .append("\",\"timings\":{\"ttft_ms\":").append(e.ttftMs())
+                .append(",\"generation_ms\":").append(e.generationMs())
+                .append(",\"latency_ms\":").append(e.latencyMs())
+                .append("},\"finish_reason\":\"").append(ESCAPE.quoteAsString(e.finishReason()))
+                .append("\"}");
         return out.toString();
     }
 
     /**
      * Parses an event; a message that is not a complete, well-formed event fails with a reason. Read as a
      * token stream (the ledger parses every event it settles): fields in any order, unknown ones skipped,
-     * the last of a repeated field counts.
+     * the last of a repeated field counts, a field of the wrong kind (an object or array where a value
+     * belongs) counts as missing.
      */
     public static UsageEvent fromJson(String json) throws MalformedUsageEvent {
-        Map<String, Object> fields = new HashMap<>(32);
         try (JsonParser p = JSON.createParser(json)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new MalformedUsageEvent("not a JSON object");
-            }
-            readObject(p, "", fields);
+            return read(p);
         } catch (IOException e) {
             throw new MalformedUsageEvent("not JSON: " + e.getMessage());
         }
-        if (!UsageEvent.SCHEMA.equals(fields.get("schema"))) {
+    }
+
+    /** {@link #fromJson(String)} from UTF-8 bytes, as the event arrives from Kafka. */
+    public static UsageEvent fromJson(byte[] json) throws MalformedUsageEvent {
+        try (JsonParser p = JSON.createParser(json)) {
+            return read(p);
+        } catch (IOException e) {
+            throw new MalformedUsageEvent("not JSON: " + e.getMessage());
+        }
+    }
+
+    /** The fields of an event as read, before they are checked. */
+    private static final class Fields {
+        Object schema, eventId, occurredAt, buyerOrgId, apiKeyId, endpointId, providerOrgId, model,
+                promptTokens, completionTokens, promptPrice, completionPrice, cost, fee, holdId,
+                ttftMs, generationMs, latencyMs, finishReason;
+    }
+
+    private static UsageEvent read(JsonParser p) throws IOException, MalformedUsageEvent {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new MalformedUsageEvent("not a JSON object");
+        }
+        Fields f = new Fields();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken token = p.nextToken();
+            switch (name) {
+                case "pricing" -> readPricing(p, token, f);
+                case "timings" -> readTimings(p, token, f);
+                default -> {
+                    Object value = scalar(p, token);
+                    switch (name) {
+                        case "schema" -> f.schema = value;
+                        case "event_id" -> f.eventId = value;
+                        case "occurred_at" -> f.occurredAt = value;
+                        case "buyer_org_id" -> f.buyerOrgId = value;
+                        case "api_key_id" -> f.apiKeyId = value;
+                        case "endpoint_id" -> f.endpointId = value;
+                        case "provider_org_id" -> f.providerOrgId = value;
+                        case "model" -> f.model = value;
+                        case "prompt_tokens" -> f.promptTokens = value;
+                        case "completion_tokens" -> f.completionTokens = value;
+                        case "cost" -> f.cost = value;
+                        case "fee" -> f.fee = value;
+                        case "hold_id" -> f.holdId = value;
+                        case "finish_reason" -> f.finishReason = value;
+                        default -> {
+                            // unknown fields are ignored, as the contract promises consumers
+                        }
+                    }
+                }
+            }
+        }
+        if (!UsageEvent.SCHEMA.equals(f.schema)) {
             throw new MalformedUsageEvent("schema must be " + UsageEvent.SCHEMA);
         }
         try {
             return new UsageEvent(
-                    uuid(fields, "event_id"),
-                    Instant.parse(text(fields, "occurred_at")),
-                    uuid(fields, "buyer_org_id"),
-                    uuid(fields, "api_key_id"),
-                    uuid(fields, "endpoint_id"),
-                    uuid(fields, "provider_org_id"),
-                    text(fields, "model"),
-                    count(fields, "prompt_tokens"),
-                    count(fields, "completion_tokens"),
-                    Money.parseUsd(text(fields, "pricing.prompt"), "pricing.prompt"),
-                    Money.parseUsd(text(fields, "pricing.completion"), "pricing.completion"),
-                    Money.parseUsd(text(fields, "cost"), "cost"),
-                    Money.parseUsd(text(fields, "fee"), "fee"),
-                    uuid(fields, "hold_id"),
-                    millis(fields, "timings.ttft_ms"),
-                    millis(fields, "timings.generation_ms"),
-                    millis(fields, "timings.latency_ms"),
-                    text(fields, "finish_reason"));
+                    uuid(f.eventId, "event_id"),
+                    IsoInstants.parse(text(f.occurredAt, "occurred_at")),
+                    uuid(f.buyerOrgId, "buyer_org_id"),
+                    uuid(f.apiKeyId, "api_key_id"),
+                    uuid(f.endpointId, "endpoint_id"),
+                    uuid(f.providerOrgId, "provider_org_id"),
+                    text(f.model, "model"),
+                    count(f.promptTokens, "prompt_tokens"),
+                    count(f.completionTokens, "completion_tokens"),
+                    Money.parseUsd(text(f.promptPrice, "pricing.prompt"), "pricing.prompt"),
+                    Money.parseUsd(text(f.completionPrice, "pricing.completion"), "pricing.completion"),
+                    Money.parseUsd(text(f.cost, "cost"), "cost"),
+                    Money.parseUsd(text(f.fee, "fee"), "fee"),
+                    uuid(f.holdId, "hold_id"),
+                    millis(f.ttftMs),
+                    millis(f.generationMs),
+                    millis(f.latencyMs),
+                    text(f.finishReason, "finish_reason"));
         } catch (RuntimeException e) {
             throw new MalformedUsageEvent(e.getMessage());
         }
     }
 
-    /** Collects the object's scalar fields under their dotted path; arrays are skipped whole. */
-    private static void readObject(JsonParser p, String prefix, Map<String, Object> fields) throws IOException {
+    private static void readPricing(JsonParser p, JsonToken token, Fields f) throws IOException {
+        if (token != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            f.promptPrice = f.completionPrice = null;
+            return;
+        }
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = prefix + p.currentName();
-            JsonToken value = p.nextToken();
-            switch (value) {
-                case START_OBJECT -> readObject(p, name + ".", fields);
-                case START_ARRAY -> {
-                    p.skipChildren();
-                    fields.remove(name);
+            String name = p.currentName();
+            Object value = scalar(p, p.nextToken());
+            switch (name) {
+                case "prompt" -> f.promptPrice = value;
+                case "completion" -> f.completionPrice = value;
+                default -> {
                 }
-                case VALUE_STRING -> fields.put(name, p.getText());
-                case VALUE_NUMBER_INT -> fields.put(name, p.getNumberValue());
-                case VALUE_NUMBER_FLOAT -> fields.put(name, p.getDoubleValue());
-                default -> fields.remove(name);
             }
         }
     }
 
-    private static String text(Map<String, Object> fields, String field) {
-        if (!(fields.get(field) instanceof String value)) {
+    private static void readTimings(JsonParser p, JsonToken token, Fields f) throws IOException {
+        if (token != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            f.ttftMs = f.generationMs = f.latencyMs = null;
+            return;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            Object value = scalar(p, p.nextToken());
+            switch (name) {
+                case "ttft_ms" -> f.ttftMs = value;
+                case "generation_ms" -> f.generationMs = value;
+                case "latency_ms" -> f.latencyMs = value;
+                default -> {
+                }
+            }
+        }
+    }
+
+    /** A string or a number as read; null for anything else (an object or array is skipped whole). */
+    private static Object scalar(JsonParser p, JsonToken token) throws IOException {
+        return switch (token) {
+            case VALUE_STRING -> p.getText();
+            case VALUE_NUMBER_INT -> p.getNumberValue();
+            case VALUE_NUMBER_FLOAT -> p.getDoubleValue();
+            case START_OBJECT, START_ARRAY -> {
+                p.skipChildren();
+                yield null;
+            }
+            default -> null;
+        };
+    }
+
+    private static String text(Object value, String field) {
+        if (!(value instanceof String text)) {
             throw new IllegalArgumentException("field " + field + " is missing or not a string");
         }
-        return value;
+        return text;
     }
 
-    private static UUID uuid(Map<String, Object> fields, String field) {
-        return UUID.fromString(text(fields, field));
+    private static UUID uuid(Object value, String field) {
+        return UUID.fromString(text(value, field));
     }
 
-    private static int count(Map<String, Object> fields, String field) {
-        Object v = fields.get(field);
-        if (!(v instanceof Integer i) || i < 0) {
+    private static int count(Object value, String field) {
+        if (!(value instanceof Integer i) || i < 0) {
             throw new IllegalArgumentException("field " + field + " must be a non-negative integer");
         }
         return i;
     }
 
     /** Timings are informational: absent or unreadable, they count as 0. */
-    private static long millis(Map<String, Object> fields, String field) {
-        Object v = fields.get(field);
-        if (v instanceof Number n) {
+    private static long millis(Object value) {
+        if (value instanceof Number n) {
             return n.longValue();
         }
-        if (v instanceof String s) {
+        if (value instanceof String s) {
             try {
                 return Long.parseLong(s.trim());
             } catch (NumberFormatException e) {
