@@ -1,5 +1,6 @@
 package dev.tokenmarket.platform;
 
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.UUID;
 
@@ -10,7 +11,22 @@ import java.util.UUID;
  */
 public final class TimeOrderedIds {
 
-    private static final SecureRandom RANDOM = new SecureRandom();
+    /**
+     * Several generators, picked by thread: a single SecureRandom serializes its callers, and under a burst
+     * of requests the gateway's threads queued on it for tens of milliseconds. DRBG instances lock only
+     * themselves (Linux's default NativePRNG shares one lock across instances).
+     */
+    private static final SecureRandom[] RANDOMS = new SecureRandom[Math.max(4, 2 * Runtime.getRuntime().availableProcessors())];
+
+    static {
+        for (int i = 0; i < RANDOMS.length; i++) {
+            try {
+                RANDOMS[i] = SecureRandom.getInstance("DRBG");
+            } catch (NoSuchAlgorithmException e) {
+                RANDOMS[i] = new SecureRandom();
+            }
+        }
+    }
 
     private TimeOrderedIds() {
     }
@@ -21,7 +37,7 @@ public final class TimeOrderedIds {
 
     static UUID at(long unixMillis) {
         byte[] random = new byte[10];
-        RANDOM.nextBytes(random);
+        RANDOMS[(int) Math.floorMod(Thread.currentThread().threadId(), (long) RANDOMS.length)].nextBytes(random);
         long high = (unixMillis & 0xFFFF_FFFF_FFFFL) << 16
                 | 0x7000L                                    // version 7
                 | ((random[0] & 0x0FL) << 8) | (random[1] & 0xFFL);

@@ -27,4 +27,20 @@ class TimeOrderedIdsTest {
         }
         assertEquals(10_000, sameMillisecond.size(), "74 random bits keep ids of one millisecond apart");
     }
+
+    @Test
+    void threadsDrawingAtOnceNeverMakeTheSameId() throws Exception {
+        // Threads share a handful of generators; ids made concurrently in one millisecond must still differ.
+        Set<UUID> ids = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        try (var threads = java.util.concurrent.Executors.newFixedThreadPool(16)) {
+            for (int t = 0; t < 16; t++) {
+                threads.submit(() -> {
+                    for (int i = 0; i < 5_000; i++) {
+                        ids.add(TimeOrderedIds.at(1_795_000_000_000L));
+                    }
+                });
+            }
+        }
+        assertEquals(80_000, ids.size());
+    }
 }
