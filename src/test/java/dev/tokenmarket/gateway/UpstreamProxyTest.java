@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -128,6 +129,35 @@ class UpstreamProxyTest {
         Market.awaitSettled(buyer);
         BigDecimal charged = Market.paidSince(buyer, "5.00");
         assertEquals(0, charged.compareTo(usd(answer.getString("usage.cost"))), "the failed attempt's hold was released");
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldCountARequestServedByAFallbackAsOneRequestAgainstTheKeysRateLimit() throws InterruptedException {
+        // Proves the key's requests-per-minute counts what the buyer sent, not the attempts behind it: with a
+        // limit of 2, a request that failed over from one endpoint to another leaves room for exactly one more.
+        String failing = upstreamEndpoint("1.00");
+        String healthy = referenceEndpoint("2.00");
+        as(buyer.key()).body(Map.of("requests_per_minute", 2)).put("/api/keys/" + buyer.keyId() + "/limits")
+                .then().statusCode(200);
+        upstream.behave(Behaviour.FAIL_WITH_500);
+        // The window is the UTC calendar minute: start early in one, so that all three requests share it.
+        long secondOfMinute = Instant.now().getEpochSecond() % 60;
+        if (secondOfMinute > 45) {
+            Thread.sleep((61 - secondOfMinute) * 1_000);
+        }
+
+        JsonPath failedOver = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
+                .then().statusCode(200).extract().jsonPath();
+        assertEquals(healthy, failedOver.getString("endpoint_id"));
+        assertEquals(1, upstream.requests(), "the failing endpoint was tried first");
+        as(buyer.key()).get("/api/keys/" + buyer.keyId() + "/limits")
+                .then().statusCode(200).body("current.requests_this_minute", equalTo(1));
+        as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
+                .then().statusCode(200);
+        as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
+                .then().statusCode(429).body("error.code", equalTo("rate_limited"));
+        Market.awaitSettled(buyer);
         Market.assertLedgerBalanced();
     }
 
