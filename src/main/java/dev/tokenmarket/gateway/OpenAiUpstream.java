@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenmarket.catalog.SecretBox;
 import dev.tokenmarket.inference.ChatMessage;
+import dev.tokenmarket.inference.GeneratedToken;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -54,6 +55,7 @@ public class OpenAiUpstream {
     /** Accumulates one choice of the upstream's answer. */
     private static final class ChoiceText {
         final StringBuilder text = new StringBuilder();
+        final List<GeneratedToken> tokens = new ArrayList<>();
         String finishReason;
     }
 
@@ -91,6 +93,16 @@ public class OpenAiUpstream {
         }
         if (call.user() != null) {
             body.put("user", call.user());
+        }
+        if (call.logprobs()) {
+            if (call.chat()) {
+                body.put("logprobs", true);
+                if (call.topLogprobs() > 0) {
+                    body.put("top_logprobs", call.topLogprobs());
+                }
+            } else {
+                body.put("logprobs", call.topLogprobs());
+            }
         }
         if (!call.stop().isEmpty()) {
             ArrayNode stop = body.putArray("stop");
@@ -145,6 +157,9 @@ public class OpenAiUpstream {
             ChoiceText c = choices.computeIfAbsent(choice.path("index").asInt(choices.size()), i -> new ChoiceText());
             c.text.append(call.chat() ? choice.path("message").path("content").asText("") : choice.path("text").asText(""));
             c.finishReason = choice.path("finish_reason").asText("stop");
+            if (call.logprobs()) {
+                c.tokens.addAll(UpstreamLogprobs.read(choice.path("logprobs")));
+            }
         }
         if (choices.isEmpty()) {
             throw new UpstreamFailure("upstream answered without choices", null);
@@ -196,14 +211,22 @@ public class OpenAiUpstream {
                     if (!choice.path("finish_reason").isNull() && !choice.path("finish_reason").isMissingNode()) {
                         c.finishReason = choice.path("finish_reason").asText();
                     }
-                    if (piece.isEmpty()) {
+                    List<GeneratedToken> tokens = call.logprobs() ? UpstreamLogprobs.read(choice.path("logprobs")) : List.of();
+                    if (piece.isEmpty() && tokens.isEmpty()) {
                         continue;
                     }
                     if (ttft == 0) {
                         ttft = System.nanoTime() - startedNanos;
                     }
                     c.text.append(piece);
-                    if (!sink.accept(index, piece, null)) {
+                    c.tokens.addAll(tokens);
+                    // The chunk's text goes with its first token; a chunk carrying several tokens sends the
+                    // others' log-probabilities with no text of their own, so the text stays as sent.
+                    boolean open = sink.accept(index, piece, tokens.isEmpty() ? null : tokens.getFirst());
+                    for (int t = 1; open && t < tokens.size(); t++) {
+                        open = sink.accept(index, "", tokens.get(t));
+                    }
+                    if (!open) {
                         // Closing the stream closes the connection: the upstream stops generating.
                         cancelled = true;
                         break;
@@ -237,7 +260,7 @@ public class OpenAiUpstream {
         for (var entry : choices.entrySet()) {
             ChoiceText c = entry.getValue();
             result.add(new Served.Choice(entry.getKey(), c.text.toString(),
-                    cancelled ? "cancelled" : c.finishReason == null ? "stop" : c.finishReason, List.of()));
+                    cancelled ? "cancelled" : c.finishReason == null ? "stop" : c.finishReason, List.copyOf(c.tokens)));
         }
         // Usage reported by the upstream is billed; when it reports none (or the stream was cut), the tokens
         // are counted with the reference tokenizer, the closest measure this server has.

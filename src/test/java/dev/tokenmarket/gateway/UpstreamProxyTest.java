@@ -29,6 +29,7 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Proxying to OpenAI-compatible upstreams, against a real local one that generates with its own engine. */
@@ -98,6 +99,60 @@ class UpstreamProxyTest {
         assertEquals(viaUpstream, last.getString("endpoint_id"));
         Market.awaitSettled(buyer);
         Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldPassTheUpstreamsLogProbabilitiesThroughInEveryShape() {
+        // Proves log-probabilities reach the buyer from an OpenAI-compatible upstream: the same model behind the
+        // upstream and behind a local reference endpoint gives the same tokens, log-probabilities and
+        // alternatives, for chat whole and streamed and for legacy completions.
+        String viaUpstream = upstreamEndpoint("1.00");
+        String local = referenceEndpoint("1.00");
+        Map<String, Object> request = chat(8, Market.only(local));
+        request.put("logprobs", true);
+        request.put("top_logprobs", 2);
+        JsonPath expected = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        List<Map<String, Object>> expectedContent = expected.getList("choices[0].logprobs.content");
+        assertEquals(8, expectedContent.size());
+
+        request.put("provider", Market.only(viaUpstream));
+        JsonPath whole = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        assertEquals(viaUpstream, whole.getString("endpoint_id"));
+        assertSameLogprobs(expectedContent, whole.getList("choices[0].logprobs.content"));
+
+        ServerSentEvents events = ServerSentEvents.parse(as(buyer.key()).body(streamed(request)).post("/v1/chat/completions").asString());
+        List<Map<String, Object>> streamedContent = new ArrayList<>();
+        for (JsonPath chunk : events.chunks()) {
+            List<Map<String, Object>> content = chunk.getList("choices[0].logprobs.content");
+            if (content != null) {
+                streamedContent.addAll(content);
+            }
+        }
+        assertSameLogprobs(expectedContent, streamedContent);
+
+        Map<String, Object> legacy = new HashMap<>(Map.of("model", Market.MODEL, "prompt", "The cat", "max_tokens", 8,
+                "temperature", 0, "logprobs", 2, "provider", Market.only(local)));
+        JsonPath legacyExpected = as(buyer.key()).body(legacy).post("/v1/completions").then().statusCode(200).extract().jsonPath();
+        legacy.put("provider", Market.only(viaUpstream));
+        JsonPath legacyProxied = as(buyer.key()).body(legacy).post("/v1/completions").then().statusCode(200).extract().jsonPath();
+        assertEquals(legacyExpected.getList("choices[0].logprobs.tokens"), legacyProxied.getList("choices[0].logprobs.tokens"));
+        assertEquals(legacyExpected.getList("choices[0].logprobs.token_logprobs"),
+                legacyProxied.getList("choices[0].logprobs.token_logprobs"));
+        assertEquals(legacyExpected.getList("choices[0].logprobs.top_logprobs"),
+                legacyProxied.getList("choices[0].logprobs.top_logprobs"));
+        Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    private static void assertSameLogprobs(List<Map<String, Object>> expected, List<Map<String, Object>> actual) {
+        assertNotNull(actual, "the response carries log-probabilities");
+        assertEquals(expected.size(), actual.size(), "one entry per token: " + actual);
+        for (int i = 0; i < expected.size(); i++) {
+            assertEquals(expected.get(i).get("token"), actual.get(i).get("token"), "token " + i);
+            assertEquals(((Number) expected.get(i).get("logprob")).doubleValue(), ((Number) actual.get(i).get("logprob")).doubleValue(),
+                    1e-9, "logprob of token " + i);
+            assertEquals(expected.get(i).get("top_logprobs"), actual.get(i).get("top_logprobs"), "alternatives of token " + i);
+        }
     }
 
     @Test

@@ -7,11 +7,15 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.tokenmarket.inference.ChatMessage;
 import dev.tokenmarket.inference.ChatTemplate;
+import dev.tokenmarket.inference.GeneratedToken;
+import dev.tokenmarket.inference.GenerationOptions;
+import dev.tokenmarket.inference.GenerationOutput;
 import dev.tokenmarket.inference.GenerationRequest;
 import dev.tokenmarket.inference.GenerationResult;
 import dev.tokenmarket.inference.LlamaModel;
 import dev.tokenmarket.inference.ReferenceEngine;
 import dev.tokenmarket.inference.Tokenizer;
+import dev.tokenmarket.inference.TopLogprob;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -104,10 +108,15 @@ public final class TestUpstream implements AutoCloseable {
             GenerationRequest request = new GenerationRequest(prompt, body.path("max_tokens").asInt(16),
                     body.path("temperature").asDouble(1.0), body.path("top_p").asDouble(1.0), 0,
                     body.hasNonNull("seed") ? body.get("seed").asLong() : null, List.of());
+            // Log-probabilities as OpenAI takes them: chat "logprobs": true with "top_logprobs": k, legacy
+            // completions "logprobs": k.
+            boolean logprobs = chat ? body.path("logprobs").asBoolean(false) : body.hasNonNull("logprobs");
+            int top = chat ? body.path("top_logprobs").asInt(0) : body.path("logprobs").asInt(0);
+            GenerationOptions options = new GenerationOptions(0, 0, logprobs, top, 0);
             if (body.path("stream").asBoolean(false)) {
-                stream(exchange, chat, request, now, body.path("stream_options").path("include_usage").asBoolean(false));
+                stream(exchange, chat, request, options, now, body.path("stream_options").path("include_usage").asBoolean(false));
             } else {
-                whole(exchange, chat, request, now);
+                whole(exchange, chat, request, options, now);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -122,8 +131,10 @@ public final class TestUpstream implements AutoCloseable {
         return messages;
     }
 
-    private void whole(HttpExchange exchange, boolean chat, GenerationRequest request, Behaviour now) throws IOException {
-        GenerationResult result = engine().generate(request, piece -> true);
+    private void whole(HttpExchange exchange, boolean chat, GenerationRequest request, GenerationOptions options,
+                       Behaviour now) throws IOException {
+        GenerationOutput output = engine().generate(request, options, token -> true);
+        GenerationResult result = output.result();
         ObjectNode answer = JSON.createObjectNode().put("id", "up-1").put("object", chat ? "chat.completion" : "text_completion")
                 .put("created", System.currentTimeMillis() / 1000).put("model", "stories260k");
         ObjectNode choice = answer.putArray("choices").addObject().put("index", 0).put("finish_reason", result.finishReason());
@@ -131,6 +142,9 @@ public final class TestUpstream implements AutoCloseable {
             choice.putObject("message").put("role", "assistant").put("content", result.text());
         } else {
             choice.put("text", result.text());
+        }
+        if (options.logprobs()) {
+            logprobs(choice, chat, output.tokens().stream().filter(t -> t.tokenId() >= 0).toList(), 0);
         }
         if (now != Behaviour.SERVE_WITHOUT_USAGE) {
             answer.putObject("usage").put("prompt_tokens", result.promptTokens()).put("completion_tokens", result.completionTokens())
@@ -142,13 +156,18 @@ public final class TestUpstream implements AutoCloseable {
         exchange.getResponseBody().write(bytes);
     }
 
-    private void stream(HttpExchange exchange, boolean chat, GenerationRequest request, Behaviour now, boolean includeUsage)
-            throws IOException {
+    private void stream(HttpExchange exchange, boolean chat, GenerationRequest request, GenerationOptions options,
+                        Behaviour now, boolean includeUsage) throws IOException {
         exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
         exchange.sendResponseHeaders(200, 0);
         OutputStream out = exchange.getResponseBody();
         AtomicInteger sent = new AtomicInteger();
-        GenerationResult result = engine().generate(request, piece -> {
+        AtomicInteger textOffset = new AtomicInteger();
+        GenerationResult result = engine().generate(request, options, token -> {
+            String piece = token.text();
+            if (piece.isEmpty() && (!options.logprobs() || token.tokenId() < 0)) {
+                return true;
+            }
             if (now == Behaviour.BREAK_AFTER_THREE_TOKENS && sent.get() == 3) {
                 return false;
             }
@@ -160,6 +179,10 @@ public final class TestUpstream implements AutoCloseable {
             } else {
                 choice.put("text", piece);
             }
+            if (options.logprobs() && token.tokenId() >= 0) {
+                logprobs(choice, chat, List.of(token), textOffset.get());
+            }
+            textOffset.addAndGet(piece.length());
             try {
                 out.write(("data: " + chunk + "\n\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();
@@ -168,7 +191,7 @@ public final class TestUpstream implements AutoCloseable {
             } catch (IOException e) {
                 return false;
             }
-        });
+        }).result();
         if (now == Behaviour.BREAK_AFTER_THREE_TOKENS) {
             // The stream stops without a finish reason or [DONE], as when an upstream crashes mid-answer.
             out.close();
@@ -190,6 +213,39 @@ public final class TestUpstream implements AutoCloseable {
         }
         out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
         out.flush();
+    }
+
+    /** OpenAI's two shapes: chat {@code content} entries, legacy parallel arrays. */
+    private static void logprobs(ObjectNode choice, boolean chat, List<GeneratedToken> tokens, int firstOffset) {
+        ObjectNode logprobs = choice.putObject("logprobs");
+        if (chat) {
+            var content = logprobs.putArray("content");
+            for (GeneratedToken t : tokens) {
+                ObjectNode entry = content.addObject().put("token", t.token()).put("logprob", t.logprob());
+                var top = entry.putArray("top_logprobs");
+                for (TopLogprob alt : t.topLogprobs()) {
+                    top.addObject().put("token", alt.token()).put("logprob", alt.logprob());
+                }
+            }
+            return;
+        }
+        var texts = logprobs.putArray("tokens");
+        var values = logprobs.putArray("token_logprobs");
+        var tops = logprobs.putArray("top_logprobs");
+        var offsets = logprobs.putArray("text_offset");
+        int offset = firstOffset;
+        for (GeneratedToken t : tokens) {
+            texts.add(t.token());
+            values.add(t.logprob());
+            ObjectNode alternatives = tops.addObject();
+            t.topLogprobs().forEach(alt -> {
+                if (!alternatives.has(alt.token())) {
+                    alternatives.put(alt.token(), alt.logprob());
+                }
+            });
+            offsets.add(offset);
+            offset += t.text().length();
+        }
     }
 
     @Override
