@@ -36,8 +36,9 @@ public final class UsageEventCodec {
                 .append("\",\"api_key_id\":\"").append(e.apiKeyId())
                 .append("\",\"endpoint_id\":\"").append(e.endpointId())
                 .append("\",\"provider_org_id\":\"").append(e.providerOrgId())
-                .append("\",\"model\":\"").append(ESCAPE.quoteAsString(e.model()))
-                .append("\",\"prompt_tokens\":").append(e.promptTokens())
+                .append("\",\"model\":");
+        string(out, e.model())
+                .append(",\"prompt_tokens\":").append(e.promptTokens())
                 .append(",\"completion_tokens\":").append(e.completionTokens())
                 .append(",\"pricing\":{\"prompt\":\"").append(Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()))
                 .append("\",\"completion\":\"").append(Money.formatUsd(e.completionPriceNanoUsdPerMillionTokens()))
@@ -47,9 +48,14 @@ public final class UsageEventCodec {
                 .append("\",\"timings\":{\"ttft_ms\":").append(e.ttftMs())
                 .append(",\"generation_ms\":").append(e.generationMs())
                 .append(",\"latency_ms\":").append(e.latencyMs())
-                .append("},\"finish_reason\":\"").append(ESCAPE.quoteAsString(e.finishReason()))
-                .append("\"}");
+                .append("},\"finish_reason\":");
+        string(out, e.finishReason()).append('}');
         return out.toString();
+    }
+
+    /** A JSON string as Jackson's generator writes it (null as null). */
+    private static StringBuilder string(StringBuilder out, String value) {
+        return value == null ? out.append("null") : out.append('"').append(ESCAPE.quoteAsString(value)).append('"');
     }
 
     /**

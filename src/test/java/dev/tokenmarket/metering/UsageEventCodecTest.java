@@ -49,6 +49,12 @@ class UsageEventCodecTest {
         assertTrue(json.contains("\"model\":\"modèle\\t\u00e9\u4e2d\\n\""), json);
         assertEquals(accented, UsageEventCodec.fromJson(json.getBytes(StandardCharsets.UTF_8)));
         assertReason("not JSON", new byte[] {'{', '"', (byte) 0xC3, '"'});
+        UsageEvent unfinished = new UsageEvent(EVENT.eventId(), EVENT.occurredAt(), EVENT.buyerOrgId(), EVENT.apiKeyId(),
+                EVENT.endpointId(), EVENT.providerOrgId(), EVENT.model(), 12, 200, 1_000_000_000L, 2_000_000_000L,
+                412_000L, 20_600L, EVENT.holdId(), 7, 50, 58, null);
+        String withNull = UsageEventCodec.toJson(unfinished);
+        assertTrue(withNull.endsWith(",\"finish_reason\":null}"), "written as the Jackson generator wrote it: " + withNull);
+        assertReason("field finish_reason is missing", withNull);
     }
 
     @Test
