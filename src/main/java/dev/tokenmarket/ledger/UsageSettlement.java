@@ -180,6 +180,24 @@ public class UsageSettlement {
             captured[i] = posted.get(i).event.costNanoUsd();
             entryIds[i] = posted.get(i).event.eventId();
         }
+        List<Integer> pending = capture(c, holdIds, captured, entryIds, deltas);
+        if (pending.isEmpty()) {
+            return;
+        }
+        UUID[] pendingIds = pending.stream().map(i -> holdIds[i]).toArray(UUID[]::new);
+        // Those the expiry took first stay unmoved, and the capture below passes them over.
+        if (!Ledger.markSettling(c, List.of(pendingIds)).isEmpty()) {
+            capture(c, pendingIds, pending.stream().map(i -> captured[i]).toArray(Long[]::new),
+                    pending.stream().map(i -> entryIds[i]).toArray(UUID[]::new), deltas);
+        }
+    }
+
+    /**
+     * Captures the holds among {@code holdIds} that are settling, each for its event's cost (at most its
+     * amount), and adds their release to {@code deltas}; answers the positions of the holds still pending.
+     */
+    private static List<Integer> capture(Connection c, UUID[] holdIds, Long[] captured, UUID[] entryIds,
+                                         Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
         List<Integer> pending = new ArrayList<>();
         Map<UUID, Integer> indexOf = new HashMap<>();
         for (int i = 0; i < holdIds.length; i++) {
@@ -211,39 +229,7 @@ public class UsageSettlement {
                 }
             }
         }
-        if (!pending.isEmpty()) {
-            capturePending(c, pending.stream().map(i -> holdIds[i]).toArray(UUID[]::new),
-                    pending.stream().map(i -> captured[i]).toArray(Long[]::new),
-                    pending.stream().map(i -> entryIds[i]).toArray(UUID[]::new), deltas);
-        }
-    }
-
-    /** Moves pending holds to settling (those still pending: the expiry may have won) and captures them. */
-    private static void capturePending(Connection c, UUID[] holdIds, Long[] captured, UUID[] entryIds,
-                                       Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
-        Set<UUID> settling = Ledger.markSettling(c, List.of(holdIds));
-        if (settling.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement ps = c.prepareStatement("""
-                with captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
-                                  select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
-                                  from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
-                                  join holds h on h.id = d.id
-                                  where h.id = any(?::uuid[])
-                                  on conflict (hold_id) do nothing
-                                  returning hold_id)
-                select h.account_id, h.amount_nano_usd from captures join holds h on h.id = captures.hold_id""")) {
-            ps.setArray(1, c.createArrayOf("uuid", holdIds));
-            ps.setArray(2, c.createArrayOf("int8", captured));
-            ps.setArray(3, c.createArrayOf("uuid", entryIds));
-            ps.setArray(4, c.createArrayOf("uuid", settling.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    release(deltas, rs.getLong(1), rs.getLong(2));
-                }
-            }
-        }
+        return pending;
     }
 
     private static void release(Map<Long, JournalWriter.AccountDelta> deltas, long accountId, long heldNanoUsd) {
