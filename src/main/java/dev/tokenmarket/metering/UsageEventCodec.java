@@ -8,6 +8,7 @@ import dev.tokenmarket.platform.Money;
 
 import java.io.IOException;
 import java.util.UUID;
+import java.util.function.BiConsumer;
 
 /**
  * The usage event's JSON form, as described in contracts/asyncapi.yaml. Money travels as USD decimal
@@ -152,32 +153,21 @@ public final class UsageEventCodec {
     }
 
     private static void readPricing(JsonParser p, JsonToken token, Fields f) throws IOException {
-        if (token != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            f.promptPrice = f.completionPrice = null;
-            return;
-        }
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            Object value = scalar(p, p.nextToken());
+        boolean object = readMembers(p, token, (name, value) -> {
             switch (name) {
                 case "prompt" -> f.promptPrice = value;
                 case "completion" -> f.completionPrice = value;
                 default -> {
                 }
             }
+        });
+        if (!object) {
+            f.promptPrice = f.completionPrice = null;
         }
     }
 
     private static void readTimings(JsonParser p, JsonToken token, Fields f) throws IOException {
-        if (token != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            f.ttftMs = f.generationMs = f.latencyMs = null;
-            return;
-        }
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            Object value = scalar(p, p.nextToken());
+        boolean object = readMembers(p, token, (name, value) -> {
             switch (name) {
                 case "ttft_ms" -> f.ttftMs = value;
                 case "generation_ms" -> f.generationMs = value;
@@ -185,7 +175,27 @@ public final class UsageEventCodec {
                 default -> {
                 }
             }
+        });
+        if (!object) {
+            f.ttftMs = f.generationMs = f.latencyMs = null;
         }
+    }
+
+    /**
+     * Hands each member of the object starting at {@code token} to {@code member}, its value read as by
+     * {@link #scalar}; false (and the value skipped) when it is not an object.
+     */
+    private static boolean readMembers(JsonParser p, JsonToken token, BiConsumer<String, Object> member)
+            throws IOException {
+        if (token != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return false;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            member.accept(name, scalar(p, p.nextToken()));
+        }
+        return true;
     }
 
     /** A string or a number as read; null for anything else (an object or array is skipped whole). */
