@@ -45,11 +45,60 @@ public class Router {
 
     /**
      * One model's offers, pre-sorted three ways (cheapest first, highest declared throughput first, lowest
-     * declared time to first token first), so that a match walks from the top and stops early.
+     * declared time to first token first), so that a match walks from the top and stops early; and indexed
+     * by every name a buyer may use for them in {@code provider.only} or {@code provider.order} (endpoint id,
+     * provider id, provider name, lower-cased), so that naming a few offers does not mean reading them all.
      */
     private record Book(List<Offer> byPrice, List<Offer> byDeclaredThroughput, List<Offer> byDeclaredLatency,
-                        Map<UUID, Offer> byId) {
-        static final Book EMPTY = new Book(List.of(), List.of(), List.of(), Map.of());
+                        Map<UUID, Offer> byId, Map<String, List<Offer>> byName, Book whole) {
+        static final Book EMPTY = new Book(List.of(), List.of(), List.of(), Map.of(), Map.of(), null);
+
+        private static final Comparator<Offer> BY_PRICE =
+                Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens).thenComparing(Offer::endpointId);
+
+        static Book of(List<Offer> offers) {
+            Map<UUID, Offer> byId = new HashMap<>();
+            Map<String, List<Offer>> byName = new HashMap<>();
+            List<Offer> byPrice = offers.stream().sorted(BY_PRICE).toList();
+            for (Offer o : byPrice) {
+                byId.put(o.endpointId(), o);
+                for (String name : List.of(o.endpointId().toString(), o.providerOrgId().toString(), nameKey(o.providerName()))) {
+                    List<Offer> named = byName.computeIfAbsent(name, n -> new ArrayList<>());
+                    // A provider whose name is its id string would list each offer twice.
+                    if (named.isEmpty() || named.getLast() != o) {
+                        named.add(o);
+                    }
+                }
+            }
+            byName.replaceAll((name, named) -> List.copyOf(named));
+            return new Book(byPrice, sortedBySpeed(byPrice, true), sortedBySpeed(byPrice, false), Map.copyOf(byId),
+                    Map.copyOf(byName), null);
+        }
+
+        private static List<Offer> sortedBySpeed(List<Offer> offers, boolean throughput) {
+            return offers.stream().sorted(throughput
+                    ? Comparator.comparingInt(Offer::declaredThroughputTps).reversed().thenComparing(BY_PRICE)
+                    : Comparator.comparingInt(Offer::declaredTtftMs).thenComparing(BY_PRICE)).toList();
+        }
+
+        /** The offers {@code ref} names, cheapest first. */
+        List<Offer> named(String ref) {
+            List<Offer> named = (whole == null ? byName : whole.byName).getOrDefault(nameKey(ref), List.of());
+            return whole == null ? named : named.stream().filter(o -> byId.containsKey(o.endpointId())).toList();
+        }
+
+        /**
+         * The book of the offers any of {@code refs} names: what {@code provider.only} leaves to choose from,
+         * built per request from the few named offers (names are looked up in the whole book).
+         */
+        Book only(List<String> refs) {
+            Map<UUID, Offer> kept = new HashMap<>();
+            for (String ref : refs) {
+                named(ref).forEach(o -> kept.put(o.endpointId(), o));
+            }
+            List<Offer> byPrice = kept.values().stream().sorted(BY_PRICE).toList();
+            return new Book(byPrice, sortedBySpeed(byPrice, true), sortedBySpeed(byPrice, false), kept, Map.of(), this);
+        }
     }
 
     private record Snapshot(long version, long takenAtNanos, Map<String, Book> books) {
@@ -73,20 +122,22 @@ public class Router {
      * are filtered out.
      */
     public List<Offer> candidates(String model, RoutingPreferences prefs) {
-        Book book = current().books().getOrDefault(model, Book.EMPTY);
-        List<Offer> listed = book.byPrice();
+        Book whole = current().books().getOrDefault(model, Book.EMPTY);
+        List<Offer> listed = whole.byPrice();
         if (listed.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "The model '" + model
                     + "' is not served by any active endpoint; GET /v1/models lists the models on offer.", "model");
         }
+        // The few offers provider.only names, found by name rather than by reading the whole book.
+        Book book = prefs.only().isEmpty() ? whole : whole.only(prefs.only());
         int wanted = prefs.allowFallbacks() ? CANDIDATES_MAX : 1;
         List<Offer> kept;
         if (!prefs.order().isEmpty()) {
-            kept = sortedBy(listed, prefs, wanted);
+            kept = inExplicitOrder(book, prefs, wanted);
         } else if ("throughput".equals(prefs.sort()) || "latency".equals(prefs.sort())) {
             kept = fastestFirst(book, prefs, wanted);
         } else {
-            kept = cheapestFirst(listed, prefs, wanted);
+            kept = cheapestFirst(book.byPrice(), prefs, wanted);
         }
         if (kept.isEmpty()) {
             Map<String, Integer> excluded = new TreeMap<>();
@@ -168,16 +219,43 @@ public class Router {
         return picked.size() > wanted ? List.copyOf(picked.subList(0, wanted)) : picked;
     }
 
-    /** Sorts by an explicit order: every offer is looked at (the order list names the few that matter). */
-    private List<Offer> sortedBy(List<Offer> listed, RoutingPreferences prefs, int wanted) {
-        List<Offer> kept = new ArrayList<>();
-        for (Offer offer : listed) {
-            if (exclusion(offer, prefs) == null) {
-                kept.add(offer);
+    /**
+     * Sort by an explicit order: the offers the order list names, by their first place in it, then (as
+     * fallbacks) the others cheapest first; within a place, cheapest then least loaded first. The named
+     * offers are found by name and the others read from the top of the book, so a long book costs nothing.
+     */
+    private List<Offer> inExplicitOrder(Book book, RoutingPreferences prefs, int wanted) {
+        Map<UUID, Integer> place = new HashMap<>();
+        List<Offer> named = new ArrayList<>();
+        for (int i = 0; i < prefs.order().size(); i++) {
+            for (Offer offer : book.named(prefs.order().get(i))) {
+                if (place.putIfAbsent(offer.endpointId(), i) == null && exclusion(offer, prefs) == null) {
+                    named.add(offer);
+                }
             }
         }
-        kept.sort(comparator(prefs));
-        return kept.size() > wanted ? List.copyOf(kept.subList(0, wanted)) : kept;
+        Comparator<Offer> cheapestThenLeastLoaded = Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens)
+                .thenComparingInt(o -> inFlight(o.endpointId()));
+        named.sort(Comparator.comparingInt((Offer o) -> place.get(o.endpointId())).thenComparing(cheapestThenLeastLoaded));
+        if (named.size() >= wanted) {
+            return List.copyOf(named.subList(0, wanted));
+        }
+        // The others: enough of them from the cheapest, plus any priced the same as the last one taken (the
+        // least loaded of equally priced offers goes first).
+        List<Offer> others = new ArrayList<>();
+        int othersWanted = wanted - named.size();
+        for (Offer offer : book.byPrice()) {
+            if (others.size() >= othersWanted && offer.combinedPriceNanoUsdPerMillionTokens()
+                    != others.getLast().combinedPriceNanoUsdPerMillionTokens()) {
+                break;
+            }
+            if (!place.containsKey(offer.endpointId()) && exclusion(offer, prefs) == null) {
+                others.add(offer);
+            }
+        }
+        others.sort(cheapestThenLeastLoaded);
+        named.addAll(others.size() > othersWanted ? others.subList(0, othersWanted) : others);
+        return named;
     }
 
     private String exclusion(Offer offer, RoutingPreferences prefs) {
@@ -210,22 +288,18 @@ public class Router {
     private static boolean names(Offer offer, String ref) {
         return ref.equalsIgnoreCase(offer.endpointId().toString())
                 || ref.equalsIgnoreCase(offer.providerOrgId().toString())
-                || ref.toLowerCase(Locale.ROOT).equals(offer.providerName().toLowerCase(Locale.ROOT));
+                || nameKey(ref).equals(nameKey(offer.providerName()));
+    }
+
+    /** How names compare: case-insensitive (ids are lower-case hex already). */
+    private static String nameKey(String name) {
+        return name.toLowerCase(Locale.ROOT);
     }
 
     private Comparator<Offer> comparator(RoutingPreferences prefs) {
         Comparator<Offer> byPrice = Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens);
         Comparator<Offer> primary;
-        if (!prefs.order().isEmpty()) {
-            primary = Comparator.comparingInt(o -> {
-                for (int i = 0; i < prefs.order().size(); i++) {
-                    if (names(o, prefs.order().get(i))) {
-                        return i;
-                    }
-                }
-                return Integer.MAX_VALUE;
-            });
-        } else if ("throughput".equals(prefs.sort())) {
+        if ("throughput".equals(prefs.sort())) {
             primary = Comparator.comparingDouble(this::throughputTps).reversed();
         } else {
             primary = Comparator.comparingDouble(this::ttftMs);
@@ -356,17 +430,8 @@ public class Router {
 
     /** The books of every model, sorted once per catalog change rather than once per request. */
     private static Snapshot book(long version, Map<String, List<Offer>> byModel) {
-        Comparator<Offer> byPrice = Comparator.comparingLong(Offer::combinedPriceNanoUsdPerMillionTokens).thenComparing(Offer::endpointId);
         Map<String, Book> books = new HashMap<>();
-        byModel.forEach((model, offers) -> {
-            Map<UUID, Offer> byId = new HashMap<>();
-            offers.forEach(o -> byId.put(o.endpointId(), o));
-            books.put(model, new Book(
-                    offers.stream().sorted(byPrice).toList(),
-                    offers.stream().sorted(Comparator.comparingInt(Offer::declaredThroughputTps).reversed().thenComparing(byPrice)).toList(),
-                    offers.stream().sorted(Comparator.comparingInt(Offer::declaredTtftMs).thenComparing(byPrice)).toList(),
-                    Map.copyOf(byId)));
-        });
+        byModel.forEach((model, offers) -> books.put(model, Book.of(offers)));
         return new Snapshot(version, System.nanoTime(), Map.copyOf(books));
     }
 }

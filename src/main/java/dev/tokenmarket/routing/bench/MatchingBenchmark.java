@@ -11,10 +11,10 @@ import java.util.UUID;
 
 /**
  * Cost of matching one request against a book of 10,000 endpoints of one model, for the common routing
- * requests: the default (cheapest), a price ceiling, speed preferences, sort by throughput, and an
- * ignore list. Steps: build a seeded random book; warm up 2 s per case; then time batches of 1,000 matches
- * for 3 s and report the median and p99 of the per-match time over the batches. Parameters:
- * {@code --endpoints 10000}.
+ * requests: the default (cheapest), a price ceiling, speed preferences, sort by throughput or latency, an
+ * ignore list, an explicit order and an only list (500 providers of 20 endpoints each). Steps: build a
+ * seeded random book; warm up 2 s per case; then time batches of 1,000 matches for 3 s and report the median
+ * and p99 of the per-match time over the batches. Parameters: {@code --endpoints 10000}.
  */
 public final class MatchingBenchmark {
 
@@ -43,7 +43,9 @@ public final class MatchingBenchmark {
                 new Case("preferred_min_throughput 1500", new RoutingPreferences(null, List.of(), List.of(), List.of(), true, null, null, 1_500, null)),
                 new Case("ignore cheapest provider", new RoutingPreferences(null, List.of(), List.of(), List.of(cheapestProvider), true, null, null, null, null)),
                 new Case("sort throughput", new RoutingPreferences("throughput", List.of(), List.of(), List.of(), true, null, null, null, null)),
-                new Case("sort latency", new RoutingPreferences("latency", List.of(), List.of(), List.of(), true, null, null, null, null)));
+                new Case("sort latency", new RoutingPreferences("latency", List.of(), List.of(), List.of(), true, null, null, null, null)),
+                new Case("order [two providers]", new RoutingPreferences(null, List.of("provider 7", "provider 123"), List.of(), List.of(), true, null, null, null, null)),
+                new Case("only [one provider]", new RoutingPreferences(null, List.of(), List.of("provider 42"), List.of(), true, null, null, null, null)));
         System.out.printf("matching against %,d endpoints of one model (%s, %s)%n", endpoints,
                 System.getProperty("java.vm.version"), Runtime.getRuntime().availableProcessors() + " CPUs");
         for (Case c : cases) {
