@@ -21,8 +21,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * How far the ledger's consumer group is behind the usage topic: per partition, the end offset minus the
- * group's committed offset (what has been produced but not yet settled and committed).
+ * How far the ledger's consumer group is behind the usage topic: per partition, what has been produced but
+ * not yet settled and committed.
  */
 @ApplicationScoped
 public class ConsumerLag {
@@ -66,24 +66,37 @@ public class ConsumerLag {
     }
 
     public Lag measure() {
+        return measure(UsageEvent.TOPIC, LedgerConsumer.GROUP_ID);
+    }
+
+    /**
+     * Per partition: the end offset minus where the group will read next, which is its committed offset, or
+     * the partition's first offset still held when the group never committed there or retention deleted
+     * past its commit (the group resumes from the first record held, so that is all it has left to read).
+     */
+    Lag measure(String topic, String group) {
         try {
             Admin a = admin();
-            List<TopicPartitionInfo> partitions = a.describeTopics(List.of(UsageEvent.TOPIC)).allTopicNames()
-                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(UsageEvent.TOPIC).partitions();
+            List<TopicPartitionInfo> partitions = a.describeTopics(List.of(topic)).allTopicNames()
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(topic).partitions();
             Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
             for (TopicPartitionInfo p : partitions) {
-                latest.put(new TopicPartition(UsageEvent.TOPIC, p.partition()), OffsetSpec.latest());
+                latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
+                earliest.put(new TopicPartition(topic, p.partition()), OffsetSpec.earliest());
             }
             Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = a.listOffsets(latest).all()
                     .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            Map<TopicPartition, OffsetAndMetadata> committed = a.listConsumerGroupOffsets(LedgerConsumer.GROUP_ID)
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> starts = a.listOffsets(earliest).all()
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            Map<TopicPartition, OffsetAndMetadata> committed = a.listConsumerGroupOffsets(group)
                     .partitionsToOffsetAndMetadata().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
             Map<Integer, Long> byPartition = new java.util.TreeMap<>();
             long total = 0;
             for (Map.Entry<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> end : ends.entrySet()) {
                 OffsetAndMetadata done = committed.get(end.getKey());
-                // A partition the group never committed on is behind by everything it holds.
-                long lag = Math.max(0, end.getValue().offset() - (done == null ? 0 : done.offset()));
+                long next = Math.max(starts.get(end.getKey()).offset(), done == null ? 0 : done.offset());
+                long lag = Math.max(0, end.getValue().offset() - next);
                 byPartition.put(end.getKey().partition(), lag);
                 total += lag;
             }

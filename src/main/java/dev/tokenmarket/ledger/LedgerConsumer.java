@@ -12,6 +12,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -34,6 +35,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -62,6 +64,9 @@ public class LedgerConsumer {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    SettlementPause pause;
 
     /** Consumer threads in this process; partitions of the usage topic are spread over them. */
     @ConfigProperty(name = "tokenmarket.ledger.consumer-threads", defaultValue = "2")
@@ -112,6 +117,16 @@ public class LedgerConsumer {
         }
     }
 
+    /** This process's consumer threads. */
+    public int consumers() {
+        return workers.size();
+    }
+
+    /** How many of this process's consumer threads have applied a pause (all of them once it is in effect). */
+    public int consumersPaused() {
+        return (int) workers.stream().filter(w -> w.paused).count();
+    }
+
     private final class Worker implements Runnable {
         final KafkaConsumer<String, byte[]> consumer;
         volatile boolean running = true;
@@ -137,12 +152,28 @@ public class LedgerConsumer {
             consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
         }
 
+        /** Whether this worker's partitions are paused (settlement switched off by an operator). */
+        volatile boolean paused;
+
         @Override
         public void run() {
             long backoffMs = 100;
             try {
-                consumer.subscribe(List.of(UsageEvent.TOPIC));
+                consumer.subscribe(List.of(UsageEvent.TOPIC), new ConsumerRebalanceListener() {
+                    @Override
+                    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    }
+
+                    @Override
+                    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                        // Partitions taken over while paused stay paused.
+                        if (paused) {
+                            consumer.pause(partitions);
+                        }
+                    }
+                });
                 while (running) {
+                    followSettlementSwitch();
                     ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(250));
                     if (records.isEmpty()) {
                         continue;
@@ -169,6 +200,24 @@ public class LedgerConsumer {
             } finally {
                 consumer.close(Duration.ofSeconds(5));
             }
+        }
+
+        /**
+         * Pauses or resumes this worker's partitions when the switch changed. A paused consumer still polls
+         * (it stays in the group and keeps its partitions) but gets no records.
+         */
+        private void followSettlementSwitch() {
+            boolean wanted = pause.paused();
+            if (wanted == paused) {
+                return;
+            }
+            paused = wanted;
+            if (wanted) {
+                consumer.pause(consumer.assignment());
+            } else {
+                consumer.resume(consumer.paused());
+            }
+            LOG.infof("ledger consumer %s %s settlement", Thread.currentThread().getName(), wanted ? "paused" : "resumed");
         }
     }
 
