@@ -2,7 +2,7 @@
 # Ledger settlement benchmark: N usage events through Kafka into the ledger (the packaged application's
 # consumers, synchronous commit on), a run paced at 1,000 events/s, the naive one-transaction-per-event
 # baseline, and pgbench TPC-B against the same PostgreSQL server. Options are passed on:
-#   --events 1000000  --paced-seconds 30  --naive-events 20000  --pgbench-seconds 30
+#   --events 1000000  --warmup-events 100000  --paced-seconds 30  --naive-events 5000  --pgbench-seconds 30
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
