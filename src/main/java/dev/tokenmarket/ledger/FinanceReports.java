@@ -7,6 +7,7 @@ import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
+import java.io.IOException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -27,8 +28,6 @@ import java.util.UUID;
 @ApplicationScoped
 public class FinanceReports {
 
-    /** Lines of one statement; a longer period must be asked for in parts. */
-    static final int STATEMENT_LINES_MAX = 100_000;
     /** Dead letters listed one by one in a reconciliation report (all are counted). */
     private static final int DEAD_LETTERS_LISTED_MAX = 100;
 
@@ -125,72 +124,82 @@ public class FinanceReports {
                                 long debitNanoUsd, long creditNanoUsd, long balanceNanoUsd, UUID reversesEntryId) {
     }
 
-    public record Statement(Account account, Instant from, Instant to, long openingNanoUsd, long closingNanoUsd,
-                            long debitsNanoUsd, long creditsNanoUsd, List<StatementLine> lines) {
+    /** A statement's figures, known before its lines are read. */
+    public record StatementTotals(long openingNanoUsd, long debitsNanoUsd, long creditsNanoUsd, long closingNanoUsd) {
     }
 
+    /** Where a statement goes as it is read: its totals first, then every line, oldest first. */
+    public interface StatementWriter {
+        void begin(StatementTotals totals) throws IOException;
+
+        void line(StatementLine line) throws IOException;
+
+        void end() throws IOException;
+    }
+
+    /** Lines fetched from PostgreSQL at a time: a statement of millions of lines never sits in memory whole. */
+    private static final int STATEMENT_FETCH_SIZE = 5_000;
+
+    private static final String STATEMENT_POSTINGS = """
+            from postings p join journal_entries e on e.id = p.entry_id
+            where p.account_id = ? and e.created_at >= ? and e.created_at < ?""";
+
     /**
-     * The account's entries created in [from, to), oldest first, between the balance before {@code from}
-     * and the balance at {@code to}, both on the account's normal side and recomputed from the postings.
+     * Writes the account's statement for [from, to): the balance before {@code from}, the totals and the
+     * balance at {@code to} (all on the account's normal side and recomputed from the postings), then the
+     * entries of the period oldest first, streamed from one snapshot so that they add up to the totals
+     * whatever is posted meanwhile. No length limit: the platform revenue account has a line per request.
      */
-    public Statement statement(Account account, Instant from, Instant to) {
+    public void statement(Account account, Instant from, Instant to, StatementWriter out) throws IOException {
         try (Connection c = dataSource.getConnection()) {
             int isolation = c.getTransactionIsolation();
-            // One snapshot for the opening balance and the lines, so they agree under concurrent posting.
+            // One snapshot for the balances, the totals and the lines, so they agree under concurrent posting;
+            // inside a transaction the driver also fetches the lines in chunks instead of all at once.
             c.setAutoCommit(false);
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             c.setReadOnly(true);
             try {
-                long openingDebits;
-                long openingCredits;
-                try (PreparedStatement ps = c.prepareStatement("""
+                long[] before = sums(c, """
                         select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
                                coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
                         from postings p join journal_entries e on e.id = p.entry_id
-                        where p.account_id = ? and e.created_at < ?""")) {
-                    ps.setLong(1, account.id());
-                    ps.setTimestamp(2, Timestamp.from(from));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        openingDebits = rs.getLong(1);
-                        openingCredits = rs.getLong(2);
-                    }
-                }
-                long opening = onNormalSide(account.normalSide(), openingDebits, openingCredits);
-                List<StatementLine> lines = new ArrayList<>();
+                        where p.account_id = ? and e.created_at < ?""", account.id(), from, null);
+                long[] during = sums(c, """
+                        select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
+                               coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
+                        """ + STATEMENT_POSTINGS, account.id(), from, to);
+                long opening = onNormalSide(account.normalSide(), before[0], before[1]);
+                long closing = opening + onNormalSide(account.normalSide(), during[0], during[1]);
+                out.begin(new StatementTotals(opening, during[0], during[1], closing));
                 long balance = opening;
-                long debits = 0;
-                long credits = 0;
                 try (PreparedStatement ps = c.prepareStatement("""
                         select e.id, e.created_at, e.code, e.description, e.reverses_entry_id,
                                coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
                                coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
-                        from postings p join journal_entries e on e.id = p.entry_id
-                        where p.account_id = ? and e.created_at >= ? and e.created_at < ?
+                        """ + STATEMENT_POSTINGS + """
+
                         group by e.id, e.created_at, e.code, e.description, e.reverses_entry_id
-                        order by e.created_at, e.id
-                        limit ?""")) {
+                        order by e.created_at, e.id""")) {
+                    ps.setFetchSize(STATEMENT_FETCH_SIZE);
                     ps.setLong(1, account.id());
                     ps.setTimestamp(2, Timestamp.from(from));
                     ps.setTimestamp(3, Timestamp.from(to));
-                    ps.setInt(4, STATEMENT_LINES_MAX + 1);
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            if (lines.size() == STATEMENT_LINES_MAX) {
-                                throw ApiException.invalid("to", "The period holds more than " + STATEMENT_LINES_MAX
-                                        + " entries on this account; ask for a shorter period (from/to) and join the parts.");
-                            }
                             long debit = rs.getLong(6);
                             long credit = rs.getLong(7);
-                            debits += debit;
-                            credits += credit;
                             balance += onNormalSide(account.normalSide(), debit, credit);
-                            lines.add(new StatementLine(rs.getObject(1, UUID.class), rs.getTimestamp(2).toInstant(),
+                            out.line(new StatementLine(rs.getObject(1, UUID.class), rs.getTimestamp(2).toInstant(),
                                     rs.getString(3), rs.getString(4), debit, credit, balance, rs.getObject(5, UUID.class)));
                         }
                     }
                 }
-                return new Statement(account, from, to, opening, balance, debits, credits, lines);
+                if (balance != closing) {
+                    // One snapshot: the lines cannot disagree with the totals unless the ledger itself is broken.
+                    throw new LedgerInvariantViolation("statement of account " + account.id() + ": the lines end at "
+                            + balance + " nano-USD, the postings give " + closing);
+                }
+                out.end();
             } finally {
                 // The connection goes back to the pool as it came: writable, default isolation, autocommit.
                 c.rollback();
@@ -200,6 +209,21 @@ public class FinanceReports {
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not build the statement of account " + account.id(), e);
+        }
+    }
+
+    /** Debits and credits of one account's postings in [from, to), or before {@code from} when {@code to} is null. */
+    private static long[] sums(Connection c, String sql, long accountId, Instant from, Instant to) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setLong(1, accountId);
+            ps.setTimestamp(2, Timestamp.from(from));
+            if (to != null) {
+                ps.setTimestamp(3, Timestamp.from(to));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new long[] {rs.getLong(1), rs.getLong(2)};
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.identity.Caller;
 import dev.tokenmarket.identity.CurrentCaller;
 import dev.tokenmarket.identity.Role;
@@ -18,6 +19,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -57,6 +59,9 @@ public class FinanceResource {
 
     @Inject
     FinanceReports reports;
+
+    @Inject
+    ObjectMapper objectMapper;
 
     /** Money in: platform cash debited, the buyer's wallet credited. */
     @POST
@@ -204,37 +209,17 @@ public class FinanceResource {
         if (!caller.has(Role.FINANCE) && !caller.has(Role.ADMIN) && !caller.orgId().equals(account.orgId())) {
             throw new ApiException(ErrorCode.FORBIDDEN, "Account " + id + " belongs to another organization.");
         }
-        FinanceReports.Statement statement = reports.statement(account, period.from(), period.to());
+        // Streamed: read from PostgreSQL in chunks and written as read, whatever the number of lines.
         if (accept != null && accept.contains("text/csv")) {
-            return Response.ok(StatementCsv.render(statement), "text/csv; charset=utf-8")
+            StreamingOutput csv = out -> reports.statement(account, period.from(), period.to(),
+                    new StatementCsv(out, account, period.from(), period.to()));
+            return Response.ok(csv, "text/csv; charset=utf-8")
                     .header("Content-Disposition", "attachment; filename=\"statement-" + account.id() + ".csv\"")
                     .build();
         }
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("account", account.view());
-        body.put("from", statement.from().toString());
-        body.put("to", statement.to().toString());
-        body.put("opening_balance", Money.formatUsd(statement.openingNanoUsd()));
-        body.put("total_debits", Money.formatUsd(statement.debitsNanoUsd()));
-        body.put("total_credits", Money.formatUsd(statement.creditsNanoUsd()));
-        body.put("closing_balance", Money.formatUsd(statement.closingNanoUsd()));
-        List<Map<String, Object>> lines = new ArrayList<>();
-        for (FinanceReports.StatementLine line : statement.lines()) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("entry_id", line.entryId());
-            row.put("created_at", line.createdAt().toString());
-            row.put("code", line.code());
-            row.put("description", line.description());
-            row.put("debit", Money.formatUsd(line.debitNanoUsd()));
-            row.put("credit", Money.formatUsd(line.creditNanoUsd()));
-            row.put("balance", Money.formatUsd(line.balanceNanoUsd()));
-            if (line.reversesEntryId() != null) {
-                row.put("reverses_entry_id", line.reversesEntryId());
-            }
-            lines.add(row);
-        }
-        body.put("entries", lines);
-        return Response.ok(body, MediaType.APPLICATION_JSON).build();
+        StreamingOutput json = out -> reports.statement(account, period.from(), period.to(),
+                new StatementJson(objectMapper, out, account, period.from(), period.to()));
+        return Response.ok(json, MediaType.APPLICATION_JSON).build();
     }
 
     /** Metered usage against posted entries for [from, to), dead letters, reversals, holds, outbox and consumer lag. */

@@ -2,42 +2,70 @@ package dev.tokenmarket.ledger;
 
 import dev.tokenmarket.platform.Money;
 
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
 /**
  * A statement as CSV (RFC 4180): one row per entry between an opening and a closing balance row, amounts
- * as USD decimals, so that a spreadsheet sums the debit and credit columns to the closing balance.
+ * as USD decimals, so that a spreadsheet sums the debit and credit columns to the closing balance. Written
+ * row by row as the statement is read.
  */
-final class StatementCsv {
+final class StatementCsv implements FinanceReports.StatementWriter {
 
     static final String HEADER = "date,entry_id,code,description,debit,credit,balance";
     private static final int DESCRIPTION_COLUMN = 3;
 
-    private StatementCsv() {
+    private final Writer out;
+    private final FinanceReports.Account account;
+    private final Instant from;
+    private final Instant to;
+    private FinanceReports.StatementTotals totals;
+
+    StatementCsv(OutputStream out, FinanceReports.Account account, Instant from, Instant to) {
+        this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 64 * 1024);
+        this.account = account;
+        this.from = from;
+        this.to = to;
     }
 
-    static String render(FinanceReports.Statement s) {
-        StringBuilder out = new StringBuilder(128 * (s.lines().size() + 3));
-        out.append(HEADER).append("\r\n");
-        row(out, s.from().toString(), "", "opening_balance", "opening balance of " + s.account().code(), "", "",
-                Money.formatUsd(s.openingNanoUsd()));
-        for (FinanceReports.StatementLine line : s.lines()) {
-            row(out, line.createdAt().toString(), line.entryId().toString(), line.code(), line.description(),
-                    Money.formatUsd(line.debitNanoUsd()), Money.formatUsd(line.creditNanoUsd()),
-                    Money.formatUsd(line.balanceNanoUsd()));
-        }
-        row(out, s.to().toString(), "", "closing_balance", "closing balance of " + s.account().code(),
-                Money.formatUsd(s.debitsNanoUsd()), Money.formatUsd(s.creditsNanoUsd()), Money.formatUsd(s.closingNanoUsd()));
-        return out.toString();
+    @Override
+    public void begin(FinanceReports.StatementTotals totals) throws IOException {
+        this.totals = totals;
+        out.write(HEADER);
+        out.write("\r\n");
+        row(from.toString(), "", "opening_balance", "opening balance of " + account.code(), "", "",
+                Money.formatUsd(totals.openingNanoUsd()));
     }
 
-    private static void row(StringBuilder out, String... fields) {
+    @Override
+    public void line(FinanceReports.StatementLine line) throws IOException {
+        row(line.createdAt().toString(), line.entryId().toString(), line.code(), line.description(),
+                Money.formatUsd(line.debitNanoUsd()), Money.formatUsd(line.creditNanoUsd()),
+                Money.formatUsd(line.balanceNanoUsd()));
+    }
+
+    @Override
+    public void end() throws IOException {
+        row(to.toString(), "", "closing_balance", "closing balance of " + account.code(),
+                Money.formatUsd(totals.debitsNanoUsd()), Money.formatUsd(totals.creditsNanoUsd()),
+                Money.formatUsd(totals.closingNanoUsd()));
+        out.flush();
+    }
+
+    private void row(String... fields) throws IOException {
         for (int i = 0; i < fields.length; i++) {
             if (i > 0) {
-                out.append(',');
+                out.write(',');
             }
             // Only the free-text description can carry a formula; amounts may start with '-' legitimately.
-            out.append(quote(i == DESCRIPTION_COLUMN ? defused(fields[i]) : fields[i]));
+            out.write(quote(i == DESCRIPTION_COLUMN ? defused(fields[i]) : fields[i]));
         }
-        out.append("\r\n");
+        out.write("\r\n");
     }
 
     /** A leading = + - @ makes spreadsheets evaluate a cell as a formula; a quote mark before it keeps it text. */

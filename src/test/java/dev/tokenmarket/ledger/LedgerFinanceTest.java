@@ -1,15 +1,24 @@
 package dev.tokenmarket.ledger;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.TimeOrderedIds;
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
+import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -27,6 +36,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 @WithTestResource(TokenmarketInfrastructure.class)
 class LedgerFinanceTest {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    LedgerAccounts accounts;
 
     @AfterEach
     void ledgerStillBalances() {
@@ -86,6 +101,53 @@ class LedgerFinanceTest {
         as(ADMIN_KEY).queryParam("from", "yesterday").get("/api/ledger/accounts/" + wallet + "/statement")
                 .then().statusCode(400).body("code", equalTo("invalid_request")).body("detail", containsString("from"));
         as(ADMIN_KEY).get("/api/ledger/accounts/999999999/statement").then().statusCode(404);
+    }
+
+    @Test
+    void aStatementOfMoreEntriesThanFitInMemoryAtOnceIsStreamedWhole() throws Exception {
+        // Proves there is no length limit: 120,000 deposits (the platform revenue account gets a line per
+        // request) come back whole, as CSV and as JSON, adding up to the closing balance.
+        Org buyer = Market.org("long statement buyer", "buyer");
+        long wallet = accounts.walletOf(UUID.fromString(buyer.id()));
+        int count = 120_000;
+        long amount = 1_000;
+        List<EntryDraft> drafts = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            drafts.add(new EntryDraft(TimeOrderedIds.next(), "deposit", "bulk deposit " + i, "{}", new byte[32],
+                    List.of(Posting.debit(accounts.platformCash(), amount), Posting.credit(wallet, amount)), null));
+        }
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+            assertEquals(count, JournalWriter.copyNewEntries(c, drafts, deltas).size());
+            JournalWriter.applyDeltas(c, deltas);
+            c.commit();
+        }
+        String closing = Money.formatUsd(count * amount);
+
+        String csv = as(ADMIN_KEY).header("Accept", "text/csv").get("/api/ledger/accounts/" + wallet + "/statement")
+                .then().statusCode(200).extract().asString();
+        String[] rows = csv.split("\r\n");
+        assertEquals(count + 3, rows.length, "header, opening, every entry, closing");
+        long credits = 0;
+        for (int i = 2; i < rows.length - 1; i++) {
+            String[] fields = rows[i].split(",");
+            credits += Money.parseUsd(fields[5], "credit");
+        }
+        assertEquals(count * amount, credits);
+        assertTrue(rows[rows.length - 2].endsWith("," + closing), rows[rows.length - 2]);
+        assertTrue(rows[rows.length - 1].contains("closing_balance") && rows[rows.length - 1].endsWith("," + closing));
+
+        // Read with Jackson: RestAssured's JSON path takes several seconds over 120,000 entries.
+        JsonNode json = new ObjectMapper().readTree(as(ADMIN_KEY).get("/api/ledger/accounts/" + wallet + "/statement")
+                .then().statusCode(200).extract().asInputStream());
+        JsonNode entries = json.get("entries");
+        assertEquals(count, entries.size());
+        assertEquals(closing, json.get("closing_balance").asText());
+        assertEquals(closing, entries.get(count - 1).get("balance").asText());
+        // One transaction, so one created_at: the entries come in id order (PostgreSQL compares uuids bytewise).
+        assertEquals(drafts.stream().map(d -> d.id().toString()).max(java.util.Comparator.naturalOrder()).orElseThrow(),
+                entries.get(count - 1).get("entry_id").asText());
     }
 
     @Test
