@@ -15,6 +15,9 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import org.jboss.logging.Logger;
+
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -35,6 +38,8 @@ import java.util.stream.Stream;
  */
 @ApplicationScoped
 public class OpenAiUpstream {
+
+    private static final Logger LOG = Logger.getLogger(OpenAiUpstream.class);
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -125,7 +130,7 @@ public class OpenAiUpstream {
     private <T> HttpResponse<T> send(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler) throws UpstreamFailure {
         HttpResponse<T> response;
         try {
-            response = http.send(request, handler);
+            response = sendAgainIfClosedUnanswered(offer, request, handler);
         } catch (HttpTimeoutException e) {
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " sent nothing within " + firstByteTimeout.toMillis() + " ms", e);
         } catch (IOException e) {
@@ -141,6 +146,25 @@ public class OpenAiUpstream {
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " answered HTTP " + response.statusCode(), null);
         }
         return response;
+    }
+
+    /**
+     * Sends the request, and once more when the connection closed without any answer: a kept-alive
+     * connection the upstream had just closed (its idle timeout or connection limit), which the JDK client
+     * retries by itself only for GET. Proxies and browsers retry this case the same way; nothing was answered,
+     * so nothing was served or billed for the first attempt. A timeout or a refused connection is not retried
+     * here (the next candidate is tried instead).
+     */
+    private <T> HttpResponse<T> sendAgainIfClosedUnanswered(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler)
+            throws IOException, InterruptedException {
+        try {
+            return http.send(request, handler);
+        } catch (HttpTimeoutException | ConnectException e) {
+            throw e;
+        } catch (IOException e) {
+            LOG.debugf("upstream %s closed the connection without answering (%s); sending again", offer.backendUrl(), e.getMessage());
+            return http.send(request, handler);
+        }
     }
 
     private Served whole(Offer offer, CompletionCall call, HttpRequest request, long startedNanos) throws UpstreamFailure {

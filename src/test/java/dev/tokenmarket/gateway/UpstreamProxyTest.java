@@ -172,6 +172,24 @@ class UpstreamProxyTest {
     }
 
     @Test
+    void shouldSendAgainWhenTheUpstreamClosesTheConnectionWithoutAnswering() {
+        // Proves a kept-alive connection the upstream closed unanswered is not a failure the buyer sees, even
+        // with fallbacks off: the gateway sends the request once more, and the buyer pays for one completion.
+        String viaUpstream = upstreamEndpoint("1000.00");
+        upstream.behave(Behaviour.CLOSE_ONCE_WITHOUT_ANSWER);
+        Map<String, Object> routing = new HashMap<>(Market.only(viaUpstream));
+        routing.put("allow_fallbacks", false);
+        JsonPath answer = as(buyer.key()).body(chat(10, routing)).post("/v1/chat/completions")
+                .then().statusCode(200).extract().jsonPath();
+        assertEquals(viaUpstream, answer.getString("endpoint_id"));
+        assertEquals(10, answer.getInt("usage.completion_tokens"));
+        assertEquals(2, upstream.requests(), "closed unanswered once, then served");
+        Market.awaitSettled(buyer);
+        assertEquals(0, Market.paidSince(buyer, "5.00").compareTo(usd(answer.getString("usage.cost"))), "billed once");
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
     void shouldFallBackToTheNextEndpointWhenTheFirstFailsBeforeItsFirstToken() {
         // Proves fallback: the cheaper endpoint answers 500, the request is served by the next one and billed once.
         String failing = upstreamEndpoint("1.00");

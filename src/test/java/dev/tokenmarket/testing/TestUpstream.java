@@ -44,7 +44,12 @@ public final class TestUpstream implements AutoCloseable {
         /** Say nothing for longer than the gateway's first-byte timeout. */
         HANG,
         /** Stream three tokens, then end the stream without finishing it. */
-        BREAK_AFTER_THREE_TOKENS
+        BREAK_AFTER_THREE_TOKENS,
+        /**
+         * Close the next request's connection without answering (as a server does with a kept-alive
+         * connection it has just timed out), then serve again.
+         */
+        CLOSE_ONCE_WITHOUT_ANSWER
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -99,6 +104,11 @@ public final class TestUpstream implements AutoCloseable {
                 }
                 case HANG -> {
                     Thread.sleep(10_000);
+                    return;
+                }
+                case CLOSE_ONCE_WITHOUT_ANSWER -> {
+                    behaviour = Behaviour.SERVE;
+                    // Closing an exchange before its response headers closes the connection itself.
                     return;
                 }
                 default -> {
