@@ -44,6 +44,8 @@ public final class GatewayBenchmark {
      * (a saturated gateway then shows as errors and a lower achieved rate, not as minutes of queueing).
      */
     private static final int IN_FLIGHT_MAX = 4_000;
+    /** Failed requests whose cause is printed (the rest are only counted). */
+    private static final int ERRORS_REPORTED_MAX = 5;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
@@ -117,6 +119,15 @@ public final class GatewayBenchmark {
         return JSON.writeValueAsBytes(body);
     }
 
+    private final AtomicInteger errorsReported = new AtomicInteger();
+
+    /** Prints the first few failed requests' causes, so that an error count can be explained. */
+    private void reportError(String target, String cause) {
+        if (errorsReported.incrementAndGet() <= ERRORS_REPORTED_MAX) {
+            System.out.printf("error (%s): %s%n", target, cause.replace('\n', ' '));
+        }
+    }
+
     /** Sends at {@code rate} per second for {@code seconds}; latency from each request's scheduled start. */
     private Run run(String target, String url, String key, byte[] body, boolean stream, int rate, int seconds)
             throws InterruptedException {
@@ -153,6 +164,10 @@ public final class GatewayBenchmark {
                 boolean good = failure == null && response.statusCode() == 200
                         && (!stream || response.body().endsWith("data: [DONE]\n\n"));
                 (good ? ok : errors).incrementAndGet();
+                if (!good) {
+                    reportError(target, failure != null ? failure.toString() : "HTTP " + response.statusCode() + ": "
+                            + response.body().substring(Math.max(0, response.body().length() - 300)));
+                }
             }));
         }
         CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(e -> null).join();
