@@ -40,6 +40,8 @@ import java.util.stream.Stream;
 public class OpenAiUpstream {
 
     private static final Logger LOG = Logger.getLogger(OpenAiUpstream.class);
+    /** Attempts of one request whose connections close without an answer (see sendAgainIfClosedUnanswered). */
+    private static final int UNANSWERED_ATTEMPTS_MAX = 4;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -149,21 +151,26 @@ public class OpenAiUpstream {
     }
 
     /**
-     * Sends the request, and once more when the connection closed without any answer: a kept-alive
-     * connection the upstream had just closed (its idle timeout or connection limit), which the JDK client
-     * retries by itself only for GET. Proxies and browsers retry this case the same way; nothing was answered,
-     * so nothing was served or billed for the first attempt. A timeout or a refused connection is not retried
-     * here (the next candidate is tried instead).
+     * Sends the request, and again when the connection closed without any answer: a kept-alive connection
+     * the upstream had just closed (its idle timeout or connection limit), which the JDK client retries by
+     * itself only for GET. Proxies and browsers retry this case the same way; nothing was answered, so
+     * nothing was served or billed for the failed attempt. Each failed attempt drops one dead connection from
+     * the pool, and after a burst an upstream may have closed many, hence a few attempts. A timeout or a
+     * refused connection is not retried here (the next candidate is tried instead).
      */
     private <T> HttpResponse<T> sendAgainIfClosedUnanswered(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler)
             throws IOException, InterruptedException {
-        try {
-            return http.send(request, handler);
-        } catch (HttpTimeoutException | ConnectException e) {
-            throw e;
-        } catch (IOException e) {
-            LOG.debugf("upstream %s closed the connection without answering (%s); sending again", offer.backendUrl(), e.getMessage());
-            return http.send(request, handler);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return http.send(request, handler);
+            } catch (HttpTimeoutException | ConnectException e) {
+                throw e;
+            } catch (IOException e) {
+                if (attempt == UNANSWERED_ATTEMPTS_MAX) {
+                    throw e;
+                }
+                LOG.debugf("upstream %s closed the connection without answering (%s); sending again", offer.backendUrl(), e.getMessage());
+            }
         }
     }
 
