@@ -12,11 +12,10 @@ import dev.tokenmarket.routing.Offer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import org.jboss.logging.Logger;
-
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;

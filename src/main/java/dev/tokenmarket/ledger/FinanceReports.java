@@ -140,9 +140,13 @@ public class FinanceReports {
     /** Lines fetched from PostgreSQL at a time: a statement of millions of lines never sits in memory whole. */
     private static final int STATEMENT_FETCH_SIZE = 5_000;
 
-    private static final String STATEMENT_POSTINGS = """
+    /** Debits and credits (as positive amounts) of a set of postings. */
+    private static final String POSTING_SUMS = """
+            select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
+                   coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
             from postings p join journal_entries e on e.id = p.entry_id
-            where p.account_id = ? and e.created_at >= ? and e.created_at < ?""";
+            """;
+
 
     /**
      * Writes the account's statement for [from, to): the balance before {@code from}, the totals and the
@@ -159,15 +163,9 @@ public class FinanceReports {
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             c.setReadOnly(true);
             try {
-                long[] before = sums(c, """
-                        select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
-                               coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
-                        from postings p join journal_entries e on e.id = p.entry_id
-                        where p.account_id = ? and e.created_at < ?""", account.id(), from, null);
-                long[] during = sums(c, """
-                        select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
-                               coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
-                        """ + STATEMENT_POSTINGS, account.id(), from, to);
+                long[] before = sums(c, POSTING_SUMS + "where p.account_id = ? and e.created_at < ?", account.id(), from, null);
+                long[] during = sums(c, POSTING_SUMS + "where p.account_id = ? and e.created_at >= ? and e.created_at < ?",
+                        account.id(), from, to);
                 long opening = onNormalSide(account.normalSide(), before[0], before[1]);
                 long closing = opening + onNormalSide(account.normalSide(), during[0], during[1]);
                 out.begin(new StatementTotals(opening, during[0], during[1], closing));
@@ -176,8 +174,8 @@ public class FinanceReports {
                         select e.id, e.created_at, e.code, e.description, e.reverses_entry_id,
                                coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0),
                                coalesce(-sum(p.amount_nano_usd) filter (where p.amount_nano_usd < 0), 0)
-                        """ + STATEMENT_POSTINGS + """
-
+                        from postings p join journal_entries e on e.id = p.entry_id
+                        where p.account_id = ? and e.created_at >= ? and e.created_at < ?
                         group by e.id, e.created_at, e.code, e.description, e.reverses_entry_id
                         order by e.created_at, e.id""")) {
                     ps.setFetchSize(STATEMENT_FETCH_SIZE);
