@@ -33,8 +33,9 @@ import java.util.concurrent.locks.LockSupport;
  * balance must not be negative and the key's spend must not pass its limit.
  *
  * <p>Parameters: {@code --gateway URL} (default http://127.0.0.1:8080), {@code --admin-key KEY},
- * {@code --rates 500,2000}, {@code --seconds 10}, {@code --warmup-seconds 30}, {@code --warmup-rate 200}
- * (at most the first rate), {@code --upstream-port 18081}.
+ * {@code --rates 500,2000}, {@code --seconds 10}, {@code --warmup-seconds 30} (the direct path),
+ * {@code --gateway-warmup-seconds 120}, {@code --warmup-rate 400} (at most the first rate),
+ * {@code --upstream-port 18081}.
  */
 public final class GatewayBenchmark {
 
@@ -68,11 +69,15 @@ public final class GatewayBenchmark {
         String adminKey = options.getOrDefault("admin-key", System.getenv().getOrDefault("TOKENMARKET_ADMIN_KEY", ""));
         int[] rates = Arrays.stream(options.getOrDefault("rates", "500,2000").split(",")).mapToInt(Integer::parseInt).toArray();
         int seconds = Integer.parseInt(options.getOrDefault("seconds", "10"));
-        // The JIT needs thousands of requests before the gateway's code runs compiled: with 5 s of warm-up,
-        // 100 req/s measured 67 ms added p50 that 40 s of warm-up brought to 15 ms. The warm-up runs at a rate
-        // this 2-vCPU machine sustains, so that it ends without a queue spilling into the measurement.
+        // The JIT needs tens of thousands of requests before the gateway's code runs compiled: its compiler
+        // threads take a third of a core for the first ~90 s at 400 req/s (the application, Kafka's broker
+        // and the drivers are a lot of code), and 500 req/s measured after 20 s of warm-up at 200 req/s
+        // added 516 ms p50 where after 120 s at 400 req/s it added 26 ms. The gateway's warm-up is therefore
+        // long; the direct path (a small client and server) needs less. The warm-up runs at a rate this
+        // 2-vCPU machine sustains, so that it ends without a queue spilling into the measurement.
         int warmupSeconds = Integer.parseInt(options.getOrDefault("warmup-seconds", "30"));
-        int warmupRate = Integer.parseInt(options.getOrDefault("warmup-rate", Integer.toString(Math.min(200, rates[0]))));
+        int gatewayWarmupSeconds = Integer.parseInt(options.getOrDefault("gateway-warmup-seconds", "120"));
+        int warmupRate = Integer.parseInt(options.getOrDefault("warmup-rate", Integer.toString(Math.min(400, rates[0]))));
         int upstreamPort = Integer.parseInt(options.getOrDefault("upstream-port", "18081"));
 
         GatewayBenchmark bench = new GatewayBenchmark(gateway, adminKey);
@@ -86,8 +91,8 @@ public final class GatewayBenchmark {
                     "backend", Map.of("type", "openai", "url", upstream.url(), "model", "bench"))).path("id").asText();
             String[] buyer = bench.org("bench buyer", "buyer");
             bench.deposit(buyer[0], "100000.00");
-            System.out.printf("gateway %s, upstream %s, endpoint %s; %d s per run after %d s warm-up at %d req/s%n",
-                    gateway, upstream.url(), endpointId, seconds, warmupSeconds, warmupRate);
+            System.out.printf("gateway %s, upstream %s, endpoint %s; %d s per run after warm-ups at %d req/s (%d s direct, %d s gateway)%n",
+                    gateway, upstream.url(), endpointId, seconds, warmupRate, warmupSeconds, gatewayWarmupSeconds);
 
             String directUrl = upstream.url() + "/chat/completions";
             String gatewayUrl = gateway + "/v1/chat/completions";
@@ -96,8 +101,13 @@ public final class GatewayBenchmark {
                 byte[] directBody = body("bench", stream, null);
                 byte[] gatewayBody = body("bench-model", stream, endpointId);
                 bench.run("warm-up", directUrl, null, directBody, stream, warmupRate, warmupSeconds);
-                bench.run("warm-up", gatewayUrl, buyer[1], gatewayBody, stream, warmupRate, warmupSeconds);
+                // A fresh JVM cannot take the full warm-up rate at once (its first seconds run interpreted): start at half.
+                int rampSeconds = Math.min(30, gatewayWarmupSeconds / 4);
+                bench.run("warm-up", gatewayUrl, buyer[1], gatewayBody, stream, Math.max(1, warmupRate / 2), rampSeconds);
+                bench.run("warm-up", gatewayUrl, buyer[1], gatewayBody, stream, warmupRate, gatewayWarmupSeconds - rampSeconds);
                 for (int rate : rates) {
+                    // Each measurement starts with the previous run's usage settled, so it pays for its own only.
+                    bench.awaitSettled(buyer[1]);
                     runs.add(bench.run("direct", directUrl, null, directBody, stream, rate, seconds));
                     runs.add(bench.run("gateway", gatewayUrl, buyer[1], gatewayBody, stream, rate, seconds));
                 }
@@ -215,15 +225,7 @@ public final class GatewayBenchmark {
         send("PUT", "/api/keys/" + buyer[2] + "/limits", buyer[1], Map.of("spend_limit", "0.005"));
         byte[] body = body("bench-model", false, endpointId);
         Run run = run("budget", gateway + "/v1/chat/completions", buyer[1], body, false, burst, 4);
-        // Settlement is asynchronous (Kafka): wait until no hold is open.
-        JsonNode balance = null;
-        for (int i = 0; i < 300; i++) {
-            balance = send("GET", "/api/balance", buyer[1], null);
-            if (new BigDecimal(balance.path("held").asText()).signum() == 0) {
-                break;
-            }
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
+        JsonNode balance = awaitSettled(buyer[1]);
         JsonNode limits = send("GET", "/api/keys/" + buyer[2] + "/limits", buyer[1], null);
         BigDecimal posted = new BigDecimal(balance.path("posted").asText());
         BigDecimal spend = new BigDecimal(limits.path("current").path("spend").asText());
@@ -233,6 +235,22 @@ public final class GatewayBenchmark {
         System.out.printf("budget check: %d served, %d refused; paid %s USD of 0.01 deposited, key spend %s USD of a 0.005 limit: %s%n",
                 run.ok(), run.errors(), paid.toPlainString(), spend.toPlainString(),
                 withinBalance && withinLimit && paid.compareTo(spend) == 0 ? "NO OVERSHOOT" : "OVERSHOOT");
+    }
+
+    /**
+     * Waits (up to two minutes) until the buyer has no hold open, that is until the ledger has settled
+     * every request it made (settlement is asynchronous, through Kafka); answers its balance.
+     */
+    private JsonNode awaitSettled(String buyerKey) throws IOException, InterruptedException {
+        JsonNode balance = null;
+        for (int i = 0; i < 1_200; i++) {
+            balance = send("GET", "/api/balance", buyerKey, null);
+            if (new BigDecimal(balance.path("held").asText()).signum() == 0) {
+                break;
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        return balance;
     }
 
     /** Creates an organization with a key: {id, secret, key id}. */
