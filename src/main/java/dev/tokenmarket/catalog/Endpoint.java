@@ -46,6 +46,9 @@ public class Endpoint extends PanacheEntityBase {
     public String backendModel;
     @Column(name = "backend_max_tokens_per_second")
     public Integer backendMaxTokensPerSecond;
+    /** The optional request parameters an OpenAI-compatible upstream takes; null: OpenAI's own set. */
+    @Column(name = "backend_parameters")
+    public String[] backendParameters;
     public String status;
     @Column(name = "price_version")
     public int priceVersion;

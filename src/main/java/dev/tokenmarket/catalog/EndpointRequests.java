@@ -1,5 +1,7 @@
 package dev.tokenmarket.catalog;
 
+import java.util.List;
+
 /** Request bodies of the provider API, as clients send them (snake_case on the wire). */
 public final class EndpointRequests {
 
@@ -19,11 +21,13 @@ public final class EndpointRequests {
     public record Backend(String type, String url, String apiKey, String model, Integer maxTokensPerSecond) {
     }
 
+    /** {@code supportedParameters}: for an OpenAI-compatible backend, the optional parameters it takes. */
     public record CreateEndpoint(String model, String hardware, String hardwareClass, String region, Pricing pricing,
-                                 Declared declared, Capacity capacity, Backend backend) {
+                                 Declared declared, Capacity capacity, Backend backend, List<String> supportedParameters) {
     }
 
     /** Every field optional: only what is present changes. */
-    public record UpdateEndpoint(Pricing pricing, Capacity capacity, Declared declared, String status) {
+    public record UpdateEndpoint(Pricing pricing, Capacity capacity, Declared declared, String status,
+                                 List<String> supportedParameters) {
     }
 }

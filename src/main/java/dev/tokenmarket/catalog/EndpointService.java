@@ -8,6 +8,7 @@ import dev.tokenmarket.catalog.EndpointRequests.UpdateEndpoint;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
+import dev.tokenmarket.routing.SamplingParameter;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -75,6 +76,9 @@ public class EndpointService {
         e.capacityTokensPerMinute = bounded(capacity.tokensPerMinute(), "capacity.tokens_per_minute", 1, TOKENS_PER_MINUTE_MAX, true);
         e.capacityMaxConcurrency = bounded(capacity.maxConcurrency(), "capacity.max_concurrency", 1, CONCURRENCY_MAX, true);
         setBackend(e, r.backend());
+        if (r.supportedParameters() != null) {
+            e.backendParameters = supportedParameters(e, r.supportedParameters());
+        }
         e.status = "active";
         e.priceVersion = 1;
         e.createdAt = OffsetDateTime.now();
@@ -170,6 +174,9 @@ public class EndpointService {
             e.declaredThroughputTps = bounded(r.declared().throughputTps(), "declared.throughput_tps", 1, THROUGHPUT_TPS_MAX, false, e.declaredThroughputTps);
             e.declaredTtftMs = bounded(r.declared().ttftMs(), "declared.ttft_ms", 0, TTFT_MS_MAX, false, e.declaredTtftMs);
         }
+        if (r.supportedParameters() != null) {
+            e.backendParameters = supportedParameters(e, r.supportedParameters());
+        }
         if (r.status() != null) {
             if (!Set.of("active", "paused").contains(r.status())) {
                 throw ApiException.invalid("status", "Field 'status' must be \"active\" or \"paused\" (DELETE deactivates).");
@@ -204,6 +211,24 @@ public class EndpointService {
         } catch (SQLException ex) {
             throw new IllegalStateException("could not record the price of endpoint " + e.id, ex);
         }
+    }
+
+    /** Validates the parameters an upstream takes; in the canonical order, each once. */
+    private static String[] supportedParameters(Endpoint e, List<String> names) {
+        if (!"openai".equals(e.backendType)) {
+            throw ApiException.invalid("supported_parameters", "The reference engine takes every parameter; "
+                    + "'supported_parameters' applies to OpenAI-compatible backends only, omit it.");
+        }
+        long mask = 0;
+        for (String name : names) {
+            SamplingParameter p = name == null ? null : SamplingParameter.byWireName(name);
+            if (p == null) {
+                throw ApiException.invalid("supported_parameters", "Unknown parameter '" + name + "' in 'supported_parameters'; "
+                        + "known: " + SamplingParameter.known() + " (max_tokens is always sent).");
+            }
+            mask |= p.bit();
+        }
+        return SamplingParameter.wireNames(mask).toArray(String[]::new);
     }
 
     private static String text(String value, String field) {

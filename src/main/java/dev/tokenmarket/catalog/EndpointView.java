@@ -1,15 +1,18 @@
 package dev.tokenmarket.catalog;
 
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.routing.SamplingParameter;
 
 import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.UUID;
 
-/** An endpoint as the API shows it; the upstream API key is never shown. */
+/** An endpoint as the API shows it (with every parameter its backend takes); the upstream API key is never shown. */
 public record EndpointView(UUID id, UUID providerOrgId, String model, String hardware, String hardwareClass,
                            String region, EndpointRequests.Pricing pricing, EndpointRequests.Declared declared,
                            EndpointRequests.Capacity capacity, BackendView backend, String status,
-                           int priceVersion, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+                           List<String> supportedParameters, int priceVersion, OffsetDateTime createdAt,
+                           OffsetDateTime updatedAt) {
 
     public record BackendView(String type, String url, String model, boolean hasApiKey, Integer maxTokensPerSecond) {
     }
@@ -22,6 +25,7 @@ public record EndpointView(UUID id, UUID providerOrgId, String model, String har
                 new EndpointRequests.Capacity(e.capacityTokensPerMinute, e.capacityMaxConcurrency),
                 new BackendView(e.backendType, e.backendUrl, e.backendModel, e.backendApiKeyEncrypted != null,
                         e.backendMaxTokensPerSecond),
-                e.status, e.priceVersion, e.createdAt, e.updatedAt);
+                e.status, SamplingParameter.wireNames(SamplingParameter.supportedBy(e.backendType, e.backendParameters)),
+                e.priceVersion, e.createdAt, e.updatedAt);
     }
 }

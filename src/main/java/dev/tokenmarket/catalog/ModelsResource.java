@@ -5,6 +5,7 @@ import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.EndpointHealth;
+import dev.tokenmarket.routing.SamplingParameter;
 import io.agroal.api.AgroalDataSource;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
@@ -92,7 +93,7 @@ public class ModelsResource {
                      select e.id, o.name, e.provider_org_id, e.hardware, e.hardware_class, e.region,
                             e.prompt_price_nano_usd_per_mtok, e.completion_price_nano_usd_per_mtok,
                             e.declared_throughput_tps, e.declared_ttft_ms, e.capacity_tokens_per_minute,
-                            e.capacity_max_concurrency, e.status,
+                            e.capacity_max_concurrency, e.status, e.backend_type, e.backend_parameters,
                             m.requests, m.ttft_p50, m.ttft_p90, m.ttft_p99, m.tps_p50, m.tps_p90, m.tps_p99
                      from endpoints e join organizations o on o.id = e.provider_org_id
                      left join m on m.endpoint_id = e.id
@@ -113,11 +114,13 @@ public class ModelsResource {
                     e.put("declared", Map.of("throughput_tps", rs.getInt(9), "ttft_ms", rs.getInt(10)));
                     e.put("capacity", Map.of("tokens_per_minute", rs.getInt(11), "max_concurrency", rs.getInt(12)));
                     e.put("status", rs.getString(13));
+                    e.put("supported_parameters", SamplingParameter.wireNames(SamplingParameter.supportedBy(rs.getString(14),
+                            rs.getArray(15))));
                     Map<String, Object> measured = new LinkedHashMap<>();
                     measured.put("window", MEASUREMENT_WINDOW);
-                    measured.put("requests", rs.getObject(14) == null ? 0 : rs.getLong(14));
-                    measured.put("ttft_ms", percentiles(rs, 15));
-                    measured.put("throughput_tps", percentiles(rs, 18));
+                    measured.put("requests", rs.getObject(16) == null ? 0 : rs.getLong(16));
+                    measured.put("ttft_ms", percentiles(rs, 17));
+                    measured.put("throughput_tps", percentiles(rs, 20));
                     e.put("measured", measured);
                     e.put("live", live(rs.getObject(1, UUID.class)));
                     endpoints.add(e);

@@ -6,6 +6,7 @@ import dev.tokenmarket.inference.ChatTemplate;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.routing.RoutingPreferences;
+import dev.tokenmarket.routing.SamplingParameter;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -82,10 +83,37 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
         if (userNode != null && !userNode.isNull() && (!userNode.isTextual() || userNode.asText().length() > USER_LENGTH_MAX)) {
             throw ApiException.invalid("user", "Field 'user' must be a string of at most " + USER_LENGTH_MAX + " characters.");
         }
+        List<String> stop = stop(body.get("stop"));
+        String user = userNode == null || userNode.isNull() ? null : userNode.asText();
+        RoutingPreferences routing = routing(body.get("provider"));
+        long used = usedParameters(body, topK, stop, seed, presencePenalty, frequencyPenalty, logprobs, topLogprobs,
+                n, user);
+        // Several choices change the answer's shape, so they are never dropped silently: an endpoint whose
+        // backend cannot produce them is not a candidate. Other parameters an upstream does not take are
+        // dropped (as OpenRouter does) unless the buyer requires them.
+        long required = (optionalBoolean(body.path("provider"), "require_parameters", "provider.", false) ? used : 0)
+                | (used & SamplingParameter.N.bit());
         return new CompletionCall(chat, model, prompt, messages, maxTokens, temperature, topP, topK == null ? 0 : topK,
-                seed, stop(body.get("stop")), stream, routing(body.get("provider")), n == null ? 1 : n,
-                presencePenalty, frequencyPenalty, logprobs, topLogprobs,
-                userNode == null || userNode.isNull() ? null : userNode.asText());
+                seed, stop, stream, required == 0 ? routing : routing.requiring(required), n == null ? 1 : n,
+                presencePenalty, frequencyPenalty, logprobs, topLogprobs, user);
+    }
+
+    /** The optional parameters this request sets to something other than their "off" value. */
+    private static long usedParameters(JsonNode body, Integer topK, List<String> stop, Long seed, double presencePenalty,
+                                       double frequencyPenalty, boolean logprobs, int topLogprobs, Integer n, String user) {
+        long used = 0;
+        used |= body.hasNonNull("temperature") ? SamplingParameter.TEMPERATURE.bit() : 0;
+        used |= body.hasNonNull("top_p") ? SamplingParameter.TOP_P.bit() : 0;
+        used |= topK != null && topK > 0 ? SamplingParameter.TOP_K.bit() : 0;
+        used |= !stop.isEmpty() ? SamplingParameter.STOP.bit() : 0;
+        used |= seed != null ? SamplingParameter.SEED.bit() : 0;
+        used |= presencePenalty != 0 ? SamplingParameter.PRESENCE_PENALTY.bit() : 0;
+        used |= frequencyPenalty != 0 ? SamplingParameter.FREQUENCY_PENALTY.bit() : 0;
+        used |= logprobs ? SamplingParameter.LOGPROBS.bit() : 0;
+        used |= topLogprobs > 0 ? SamplingParameter.TOP_LOGPROBS.bit() : 0;
+        used |= n != null && n > 1 ? SamplingParameter.N.bit() : 0;
+        used |= user != null ? SamplingParameter.USER.bit() : 0;
+        return used;
     }
 
     /** The prompt as the backend sees it: the chat template applied to the messages, or the raw prompt. */
@@ -195,7 +223,7 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
         return new RoutingPreferences(sort, names(p.get("order"), "provider.order"), names(p.get("only"), "provider.only"),
                 names(p.get("ignore"), "provider.ignore"), optionalBoolean(p, "allow_fallbacks", "provider.", true), maxPrompt, maxCompletion,
                 optionalInt(p, "preferred_min_throughput", "provider.", 0, Integer.MAX_VALUE),
-                optionalInt(p, "preferred_max_latency", "provider.", 0, Integer.MAX_VALUE));
+                optionalInt(p, "preferred_max_latency", "provider.", 0, Integer.MAX_VALUE), 0);
     }
 
     /** Accepts a decimal string (the API's money form) or a plain number, as OpenRouter clients send either. */

@@ -9,6 +9,7 @@ import dev.tokenmarket.inference.ChatMessage;
 import dev.tokenmarket.inference.GeneratedToken;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
+import dev.tokenmarket.routing.SamplingParameter;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -82,35 +83,45 @@ public class OpenAiUpstream {
         } else {
             body.put("prompt", call.prompt());
         }
+        // Only the parameters the endpoint says its upstream takes (an unknown one may be answered with 400).
+        long supported = offer.supportedParameters();
         body.put("max_tokens", maxTokens);
-        body.put("temperature", call.temperature());
-        body.put("top_p", call.topP());
+        if (SamplingParameter.TEMPERATURE.in(supported)) {
+            body.put("temperature", call.temperature());
+        }
+        if (SamplingParameter.TOP_P.in(supported)) {
+            body.put("top_p", call.topP());
+        }
+        if (call.topK() > 0 && SamplingParameter.TOP_K.in(supported)) {
+            body.put("top_k", call.topK());
+        }
         if (call.n() > 1) {
+            // Never without support: routing excludes such endpoints for n > 1.
             body.put("n", call.n());
         }
-        if (call.presencePenalty() != 0) {
+        if (call.presencePenalty() != 0 && SamplingParameter.PRESENCE_PENALTY.in(supported)) {
             body.put("presence_penalty", call.presencePenalty());
         }
-        if (call.frequencyPenalty() != 0) {
+        if (call.frequencyPenalty() != 0 && SamplingParameter.FREQUENCY_PENALTY.in(supported)) {
             body.put("frequency_penalty", call.frequencyPenalty());
         }
-        if (call.seed() != null) {
+        if (call.seed() != null && SamplingParameter.SEED.in(supported)) {
             body.put("seed", call.seed());
         }
-        if (call.user() != null) {
+        if (call.user() != null && SamplingParameter.USER.in(supported)) {
             body.put("user", call.user());
         }
-        if (call.logprobs()) {
+        if (call.logprobs() && SamplingParameter.LOGPROBS.in(supported)) {
             if (call.chat()) {
                 body.put("logprobs", true);
-                if (call.topLogprobs() > 0) {
+                if (call.topLogprobs() > 0 && SamplingParameter.TOP_LOGPROBS.in(supported)) {
                     body.put("top_logprobs", call.topLogprobs());
                 }
             } else {
                 body.put("logprobs", call.topLogprobs());
             }
         }
-        if (!call.stop().isEmpty()) {
+        if (!call.stop().isEmpty() && SamplingParameter.STOP.in(supported)) {
             ArrayNode stop = body.putArray("stop");
             call.stop().forEach(stop::add);
         }

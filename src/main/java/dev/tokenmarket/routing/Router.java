@@ -279,6 +279,11 @@ public class Router {
         if (tokensThisMinute(offer.endpointId()) >= offer.capacityTokensPerMinute()) {
             return "capacity (tokens_per_minute reached)";
         }
+        long unsupported = prefs.requiredParameters() & ~offer.supportedParameters();
+        if (unsupported != 0) {
+            return "provider.require_parameters (" + String.join(", ", SamplingParameter.wireNames(unsupported))
+                    + " not supported)";
+        }
         if (health.circuitOpen(offer.endpointId())) {
             return "circuit breaker (endpoint failing, cooling down)";
         }
@@ -411,7 +416,7 @@ public class Router {
                             e.prompt_price_nano_usd_per_mtok, e.completion_price_nano_usd_per_mtok, e.price_version,
                             e.declared_throughput_tps, e.declared_ttft_ms, e.capacity_tokens_per_minute,
                             e.capacity_max_concurrency, e.backend_type, e.backend_url, e.backend_api_key, e.backend_model,
-                            coalesce(e.backend_max_tokens_per_second, 0)
+                            coalesce(e.backend_max_tokens_per_second, 0), e.backend_parameters
                      from endpoints e join organizations o on o.id = e.provider_org_id
                      where e.status = 'active'""");
              ResultSet rs = ps.executeQuery()) {
@@ -419,7 +424,8 @@ public class Router {
                 Offer offer = new Offer(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
                         rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getLong(8), rs.getLong(9),
                         rs.getInt(10), rs.getInt(11), rs.getInt(12), rs.getInt(13), rs.getInt(14), rs.getString(15),
-                        rs.getString(16), rs.getString(17), rs.getString(18), rs.getInt(19));
+                        rs.getString(16), rs.getString(17), rs.getString(18), rs.getInt(19),
+                        SamplingParameter.supportedBy(rs.getString(15), rs.getArray(20)));
                 byModel.computeIfAbsent(offer.model(), m -> new ArrayList<>()).add(offer);
             }
         } catch (SQLException e) {

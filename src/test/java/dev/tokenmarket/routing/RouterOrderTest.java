@@ -139,12 +139,13 @@ class RouterOrderTest {
     }
 
     private static RoutingPreferences prefs(List<String> order, List<String> only, List<String> ignore, boolean fallbacks) {
-        return new RoutingPreferences(null, order, only, ignore, fallbacks, null, null, null, null);
+        return new RoutingPreferences(null, order, only, ignore, fallbacks, null, null, null, null, 0);
     }
 
     private static Offer offer(int endpoint, int provider, String providerName, long promptPrice) {
         // At most two requests at once, so that some offers are full when the test takes slots.
         return new Offer(new UUID(0, endpoint), new UUID(1, provider), providerName, MODEL, "gpu", "gpu", "region",
-                promptPrice, promptPrice * 2, 1, 100, 100, 1_000_000_000, 2, "openai", "http://127.0.0.1:1/v1", null, MODEL, 0);
+                promptPrice, promptPrice * 2, 1, 100, 100, 1_000_000_000, 2, "openai", "http://127.0.0.1:1/v1", null, MODEL, 0,
+                SamplingParameter.OPENAI_DEFAULT);
     }
 }

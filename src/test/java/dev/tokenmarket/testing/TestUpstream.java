@@ -58,6 +58,7 @@ public final class TestUpstream implements AutoCloseable {
     private final HttpServer server;
     private volatile Behaviour behaviour = Behaviour.SERVE;
     private final AtomicInteger requests = new AtomicInteger();
+    private volatile JsonNode lastBody;
 
     private static synchronized ReferenceEngine engine() {
         if (engine == null) {
@@ -85,6 +86,11 @@ public final class TestUpstream implements AutoCloseable {
         behaviour = next;
     }
 
+    /** The body of the last request received (null before the first). */
+    public JsonNode lastBody() {
+        return lastBody;
+    }
+
     /** Requests received so far. */
     public int requests() {
         return requests.get();
@@ -94,6 +100,7 @@ public final class TestUpstream implements AutoCloseable {
         requests.incrementAndGet();
         try (exchange) {
             JsonNode body = JSON.readTree(exchange.getRequestBody());
+            lastBody = body;
             Behaviour now = behaviour;
             switch (now) {
                 case FAIL_WITH_500 -> {
@@ -116,7 +123,7 @@ public final class TestUpstream implements AutoCloseable {
             }
             String prompt = chat ? ChatTemplate.render(messages(body.get("messages"))) : body.path("prompt").asText("");
             GenerationRequest request = new GenerationRequest(prompt, body.path("max_tokens").asInt(16),
-                    body.path("temperature").asDouble(1.0), body.path("top_p").asDouble(1.0), 0,
+                    body.path("temperature").asDouble(1.0), body.path("top_p").asDouble(1.0), body.path("top_k").asInt(0),
                     body.hasNonNull("seed") ? body.get("seed").asLong() : null, List.of());
             // Log-probabilities as OpenAI takes them: chat "logprobs": true with "top_logprobs": k, legacy
             // completions "logprobs": k.

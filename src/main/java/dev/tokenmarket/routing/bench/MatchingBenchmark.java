@@ -3,6 +3,7 @@ package dev.tokenmarket.routing.bench;
 import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.Router;
 import dev.tokenmarket.routing.RoutingPreferences;
+import dev.tokenmarket.routing.SamplingParameter;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +31,9 @@ public final class MatchingBenchmark {
             long price = 50_000_000L + random.nextInt(2_000) * 1_000_000L;
             offers.add(new Offer(new UUID(0, i), new UUID(1, i % 500), "provider " + (i % 500), "bench-model", "gpu", "gpu",
                     "region", price, price * 2, 1, 20 + random.nextInt(2_000), 20 + random.nextInt(2_000), 1_000_000_000,
-                    1_000_000, "openai", "http://127.0.0.1:1/v1", null, "bench", 0));
+                    1_000_000, "openai", "http://127.0.0.1:1/v1", null, "bench", 0,
+                    // One upstream in ten takes top_k, as vLLM-style servers do and OpenAI's does not.
+                    i % 10 == 0 ? SamplingParameter.ALL : SamplingParameter.OPENAI_DEFAULT));
         }
         Router router = Router.overFixedBook(offers);
         String cheapestProvider = offers.stream().min((a, b) -> Long.compare(a.combinedPriceNanoUsdPerMillionTokens(),
@@ -39,13 +42,14 @@ public final class MatchingBenchmark {
         }
         List<Case> cases = List.of(
                 new Case("default (cheapest)", RoutingPreferences.DEFAULT),
-                new Case("max_price", new RoutingPreferences(null, List.of(), List.of(), List.of(), true, 1_000_000_000L, 2_000_000_000L, null, null)),
-                new Case("preferred_min_throughput 1500", new RoutingPreferences(null, List.of(), List.of(), List.of(), true, null, null, 1_500, null)),
-                new Case("ignore cheapest provider", new RoutingPreferences(null, List.of(), List.of(), List.of(cheapestProvider), true, null, null, null, null)),
-                new Case("sort throughput", new RoutingPreferences("throughput", List.of(), List.of(), List.of(), true, null, null, null, null)),
-                new Case("sort latency", new RoutingPreferences("latency", List.of(), List.of(), List.of(), true, null, null, null, null)),
-                new Case("order [two providers]", new RoutingPreferences(null, List.of("provider 7", "provider 123"), List.of(), List.of(), true, null, null, null, null)),
-                new Case("only [one provider]", new RoutingPreferences(null, List.of(), List.of("provider 42"), List.of(), true, null, null, null, null)));
+                new Case("max_price", new RoutingPreferences(null, List.of(), List.of(), List.of(), true, 1_000_000_000L, 2_000_000_000L, null, null, 0)),
+                new Case("preferred_min_throughput 1500", new RoutingPreferences(null, List.of(), List.of(), List.of(), true, null, null, 1_500, null, 0)),
+                new Case("ignore cheapest provider", new RoutingPreferences(null, List.of(), List.of(), List.of(cheapestProvider), true, null, null, null, null, 0)),
+                new Case("sort throughput", new RoutingPreferences("throughput", List.of(), List.of(), List.of(), true, null, null, null, null, 0)),
+                new Case("sort latency", new RoutingPreferences("latency", List.of(), List.of(), List.of(), true, null, null, null, null, 0)),
+                new Case("order [two providers]", new RoutingPreferences(null, List.of("provider 7", "provider 123"), List.of(), List.of(), true, null, null, null, null, 0)),
+                new Case("only [one provider]", new RoutingPreferences(null, List.of(), List.of("provider 42"), List.of(), true, null, null, null, null, 0)),
+                new Case("require_parameters [top_k]", RoutingPreferences.DEFAULT.requiring(SamplingParameter.TOP_K.bit())));
         System.out.printf("matching against %,d endpoints of one model (%s, %s)%n", endpoints,
                 System.getProperty("java.vm.version"), Runtime.getRuntime().availableProcessors() + " CPUs");
         for (Case c : cases) {
