@@ -31,9 +31,9 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Publishes outbox rows to Kafka and stamps them published once the broker acknowledged them. When Kafka
- * is away, rows wait in PostgreSQL and go out when it is back; nothing is lost, and a row published twice
- * (a crash between the ack and the stamp) is settled once thanks to the ledger's idempotency.
+ * Publishes outbox rows to Kafka and deletes them once the broker acknowledged them. When Kafka is away,
+ * rows wait in PostgreSQL and go out when it is back; nothing is lost, and a row published twice (a crash
+ * between the ack and the delete) is settled once thanks to the ledger's idempotency.
  */
 @ApplicationScoped
 public class OutboxRelay {
@@ -182,8 +182,8 @@ public class OutboxRelay {
                                 + rows.get(i).eventId + ": " + e.getMessage(), e);
                     }
                 }
-                // The acknowledged rows are stamped even when others failed; the failed ones wait for the next round.
-                markPublished(c, acknowledged);
+                // The acknowledged rows go even when others failed; the failed ones wait for the next round.
+                deletePublished(c, acknowledged);
                 if (failure != null) {
                     LOG.warn(failure.getMessage());
                     return -1;
@@ -193,12 +193,12 @@ public class OutboxRelay {
         });
     }
 
-    private static void markPublished(Connection c, List<UUID> eventIds) throws SQLException {
+    /** Removes the acknowledged rows: the outbox is a queue (the generations table is the record of usage). */
+    private static void deletePublished(Connection c, List<UUID> eventIds) throws SQLException {
         if (eventIds.isEmpty()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement("""
-                update usage_outbox set published_at = now(), attempts = attempts + 1 where event_id = any(?)""")) {
+        try (PreparedStatement ps = c.prepareStatement("delete from usage_outbox where event_id = any(?)")) {
             ps.setArray(1, c.createArrayOf("uuid", eventIds.toArray()));
             ps.executeUpdate();
         }

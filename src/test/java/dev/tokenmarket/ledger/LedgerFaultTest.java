@@ -72,9 +72,14 @@ class LedgerFaultTest {
 
     /** How many of these entry ids are posted. */
     private long postedCount(List<UUID> entryIds) throws Exception {
+        return count("journal_entries", "id", entryIds);
+    }
+
+    /** Rows of {@code table} whose {@code column} is one of {@code ids}; both names are the test's own constants. */
+    private long count(String table, String column, List<UUID> ids) throws Exception {
         try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("select count(*) from journal_entries where id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", entryIds.toArray()));
+             PreparedStatement ps = c.prepareStatement("select count(*) from " + table + " where " + column + " = any(?)")) {
+            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
@@ -253,6 +258,9 @@ class LedgerFaultTest {
 
         assertEquals(30, postedCount(ids));
         assertEquals(0, usd(Market.balance(buyer).get("posted")).compareTo(usd("10.00").subtract(usd(Money.formatUsd(costNanoUsd)))));
+        // The outbox is a queue: once Kafka acknowledged an event, its row is gone (the generation is the record).
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("usage_outbox", "event_id", ids) == 0);
+        assertEquals(30, count("generations", "id", ids));
     }
 
     @Test
