@@ -262,7 +262,7 @@ public class Router {
         if (!prefs.only().isEmpty() && prefs.only().stream().noneMatch(ref -> names(offer, ref))) {
             return "provider.only";
         }
-        if (prefs.ignore().stream().anyMatch(ref -> names(offer, ref))) {
+        if (!prefs.ignore().isEmpty() && prefs.ignore().stream().anyMatch(ref -> names(offer, ref))) {
             return "provider.ignore";
         }
         if (prefs.maxPromptPriceNanoUsdPerMillionTokens() != null
@@ -273,21 +273,35 @@ public class Router {
                 && offer.completionPriceNanoUsdPerMillionTokens() > prefs.maxCompletionPriceNanoUsdPerMillionTokens()) {
             return "provider.max_price.completion (" + Money.formatUsd(prefs.maxCompletionPriceNanoUsdPerMillionTokens()) + ")";
         }
+        // Before the capacity checks: a bit test, where those look up shared counters.
+        long unsupported = prefs.requiredParameters() & ~offer.supportedParameters();
+        if (unsupported != 0) {
+            return unsupportedReason(unsupported);
+        }
         if (inFlight(offer.endpointId()) >= offer.capacityMaxConcurrency()) {
             return "capacity (max_concurrency reached)";
         }
         if (tokensThisMinute(offer.endpointId()) >= offer.capacityTokensPerMinute()) {
             return "capacity (tokens_per_minute reached)";
         }
-        long unsupported = prefs.requiredParameters() & ~offer.supportedParameters();
-        if (unsupported != 0) {
-            return "provider.require_parameters (" + String.join(", ", SamplingParameter.wireNames(unsupported))
-                    + " not supported)";
-        }
         if (health.circuitOpen(offer.endpointId())) {
             return "circuit breaker (endpoint failing, cooling down)";
         }
         return null;
+    }
+
+    /** Reasons by mask of missing parameters, built once each: a match may exclude thousands of offers. */
+    private static final String[] UNSUPPORTED_REASONS = new String[1 << SamplingParameter.values().length];
+
+    private static String unsupportedReason(long unsupported) {
+        String reason = UNSUPPORTED_REASONS[(int) unsupported];
+        if (reason == null) {
+            // A race builds the same string twice, which is harmless.
+            reason = "provider.require_parameters (" + String.join(", ", SamplingParameter.wireNames(unsupported))
+                    + " not supported)";
+            UNSUPPORTED_REASONS[(int) unsupported] = reason;
+        }
+        return reason;
     }
 
     private static boolean names(Offer offer, String ref) {
