@@ -54,6 +54,7 @@ public class ModelsResource {
                             count(*), extract(epoch from min(created_at))::bigint, bool_or(backend_type = 'reference')
                      from endpoints where status = 'active' group by model order by model""");
              ResultSet rs = ps.executeQuery()) {
+            Map<String, Long> parameters = parametersByModel(c);
             while (rs.next()) {
                 String model = rs.getString(1);
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -64,12 +65,27 @@ public class ModelsResource {
                 m.put("context_length", rs.getBoolean(6) && referenceModels.serves(model) ? referenceModels.contextLength(model) : null);
                 m.put("pricing", Map.of("prompt", Money.formatUsd(rs.getLong(2)), "completion", Money.formatUsd(rs.getLong(3))));
                 m.put("endpoints", rs.getInt(4));
+                m.put("supported_parameters", SamplingParameter.wireNames(parameters.getOrDefault(model, 0L)));
                 models.add(m);
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not list models", e);
         }
         return Map.of("object", "list", "data", models);
+    }
+
+    /** Per model, the parameters at least one of its active endpoints takes (as OpenRouter lists them). */
+    private static Map<String, Long> parametersByModel(Connection c) throws SQLException {
+        Map<String, Long> byModel = new java.util.HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                select model, backend_type, backend_parameters from endpoints where status = 'active'
+                group by model, backend_type, backend_parameters""");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                byModel.merge(rs.getString(1), SamplingParameter.supportedBy(rs.getString(2), rs.getArray(3)), (a, b) -> a | b);
+            }
+        }
+        return byModel;
     }
 
     @GET

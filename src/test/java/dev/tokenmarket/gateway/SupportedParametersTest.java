@@ -60,8 +60,12 @@ class SupportedParametersTest {
 
     /** Lists an endpoint on the test upstream; {@code supported} null leaves the field out (OpenAI's set). */
     private Response list(String price, List<String> supported) {
+        return list(Market.MODEL, price, supported);
+    }
+
+    private Response list(String model, String price, List<String> supported) {
         Map<String, Object> body = new HashMap<>(Map.of(
-                "model", Market.MODEL, "hardware", "test cpu", "hardware_class", "cpu", "region", "local",
+                "model", model, "hardware", "test cpu", "hardware_class", "cpu", "region", "local",
                 "pricing", Map.of("prompt", price, "completion", price),
                 "declared", Map.of("throughput_tps", 100, "ttft_ms", 200),
                 "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", 8),
@@ -140,6 +144,20 @@ class SupportedParametersTest {
         assertEquals(requestsBefore, upstream.requests(), "a refused request never reaches the upstream");
         Market.awaitSettled(buyer);
         Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldListPerModelTheParametersAtLeastOneEndpointTakes() {
+        // Proves GET /v1/models shows the union over a model's active endpoints, as OpenRouter's model list does.
+        String model = "params-" + java.util.UUID.randomUUID();
+        list(model, "1.00", List.of("temperature", "top_k")).then().statusCode(201);
+        String second = list(model, "1.00", List.of("seed")).then().statusCode(201).extract().path("id");
+        as(buyer.key()).get("/v1/models").then().statusCode(200)
+                .body("data.find { it.id == '" + model + "' }.supported_parameters", equalTo(List.of("temperature", "top_k", "seed")))
+                .body("data.find { it.id == '" + model + "' }.endpoints", equalTo(2));
+        as(provider.key()).body(Map.of("status", "paused")).patch("/api/endpoints/" + second).then().statusCode(200);
+        as(buyer.key()).get("/v1/models").then().statusCode(200)
+                .body("data.find { it.id == '" + model + "' }.supported_parameters", equalTo(List.of("temperature", "top_k")));
     }
 
     @Test
