@@ -145,7 +145,8 @@ public class OutboxRelay {
         }
     }
 
-    private record Row(UUID eventId, UUID buyerOrgId, String payload) {
+    /** A waiting event and where its row is ({@code ctid}: stable while this transaction holds its lock). */
+    private record Row(String ctid, UUID eventId, UUID buyerOrgId, String payload) {
     }
 
     /** Publishes up to one batch of waiting rows; answers how many went out, or -1 when Kafka refused some. */
@@ -153,14 +154,21 @@ public class OutboxRelay {
         return QuarkusTransaction.requiringNew().timeout(60).call(() -> {
             try (Connection c = dataSource.getConnection()) {
                 List<Row> rows = new ArrayList<>();
+                // The outbox is a queue: nearly empty whenever autovacuum counts it, full of rows deleted since
+                // in between, so the planner's statistics call for a sequential scan that reads every dead
+                // row. The partial index only holds waiting rows (and skips the deleted ones once seen).
+                try (PreparedStatement ps = c.prepareStatement("set local enable_seqscan = off")) {
+                    ps.execute();
+                }
                 // skip locked: several gateway replicas relay side by side without sending the same row.
                 try (PreparedStatement ps = c.prepareStatement("""
-                        select event_id, buyer_org_id, payload::text from usage_outbox
+                        select ctid::text, event_id, buyer_org_id, payload::text from usage_outbox
                         where published_at is null order by created_at limit ? for update skip locked""")) {
                     ps.setInt(1, BATCH_SIZE_MAX);
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            rows.add(new Row(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3)));
+                            rows.add(new Row(rs.getString(1), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
+                                    rs.getString(4)));
                         }
                     }
                 }
@@ -171,12 +179,12 @@ public class OutboxRelay {
                 for (Row row : rows) {
                     sends.add(producer.send(new ProducerRecord<>(UsageEvent.TOPIC, row.buyerOrgId.toString(), row.payload)));
                 }
-                List<UUID> acknowledged = new ArrayList<>(rows.size());
+                List<String> acknowledged = new ArrayList<>(rows.size());
                 IllegalStateException failure = null;
                 for (int i = 0; i < rows.size(); i++) {
                     try {
                         sends.get(i).get(SEND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                        acknowledged.add(rows.get(i).eventId);
+                        acknowledged.add(rows.get(i).ctid);
                     } catch (Exception e) {
                         failure = new IllegalStateException("Kafka did not acknowledge usage event "
                                 + rows.get(i).eventId + ": " + e.getMessage(), e);
@@ -193,13 +201,17 @@ public class OutboxRelay {
         });
     }
 
-    /** Removes the acknowledged rows: the outbox is a queue (the generations table is the record of usage). */
-    private static void deletePublished(Connection c, List<UUID> eventIds) throws SQLException {
-        if (eventIds.isEmpty()) {
+    /**
+     * Removes the acknowledged rows (the outbox is a queue; the generations table is the record of usage) by
+     * their row addresses: a TID scan reads just those rows, where a look-up by event id was planned as a
+     * sequential scan of the dead rows (2.9 ms a call at 400 req/s, the costliest statement of the gateway).
+     */
+    private static void deletePublished(Connection c, List<String> ctids) throws SQLException {
+        if (ctids.isEmpty()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement("delete from usage_outbox where event_id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", eventIds.toArray()));
+        try (PreparedStatement ps = c.prepareStatement("delete from usage_outbox where ctid = any(?::tid[])")) {
+            ps.setArray(1, c.createArrayOf("text", ctids.toArray()));
             ps.executeUpdate();
         }
     }
