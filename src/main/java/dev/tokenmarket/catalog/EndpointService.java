@@ -30,6 +30,7 @@ public class EndpointService {
 
     public static final Set<String> HARDWARE_CLASSES = Set.of("gpu", "lpu", "wafer-scale", "asic", "cpu");
     private static final int TEXT_LENGTH_MAX = 200;
+    private static final int LIST_ENTRIES_MAX = 100;
     private static final int THROUGHPUT_TPS_MAX = 1_000_000;
     private static final int TTFT_MS_MAX = 600_000;
     private static final int TOKENS_PER_MINUTE_MAX = 1_000_000_000;
@@ -218,6 +219,10 @@ public class EndpointService {
         if (!"openai".equals(e.backendType)) {
             throw ApiException.invalid("supported_parameters", "The reference engine takes every parameter; "
                     + "'supported_parameters' applies to OpenAI-compatible backends only, omit it.");
+        }
+        if (names.size() > LIST_ENTRIES_MAX) {
+            throw ApiException.invalid("supported_parameters", "Field 'supported_parameters' has more than "
+                    + LIST_ENTRIES_MAX + " entries; list each parameter once.");
         }
         long mask = 0;
         for (String name : names) {

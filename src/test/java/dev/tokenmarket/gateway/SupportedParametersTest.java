@@ -187,6 +187,8 @@ class SupportedParametersTest {
                         "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", 8),
                         "backend", Map.of("type", "reference"), "supported_parameters", List.of("top_k")))
                 .post("/api/endpoints").then().statusCode(400).body("field", equalTo("supported_parameters"));
+        list("1000.00", java.util.Collections.nCopies(101, "seed")).then().statusCode(400)
+                .body("field", equalTo("supported_parameters")).body("detail", containsString("more than 100 entries"));
         as(provider.key()).body(Map.of("supported_parameters", List.of("nucleus")))
                 .patch("/api/endpoints/" + openAiSet).then().statusCode(400).body("field", equalTo("supported_parameters"));
         assertEquals(endpointsBefore, (int) as(provider.key()).get("/api/endpoints").then().extract().path("data.size()"),
