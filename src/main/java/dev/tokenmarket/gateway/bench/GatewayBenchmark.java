@@ -34,7 +34,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Parameters: {@code --gateway URL} (default http://127.0.0.1:8080), {@code --admin-key KEY},
  * {@code --rates 500,2000}, {@code --seconds 10}, {@code --warmup-seconds 30} (the direct path),
- * {@code --gateway-warmup-seconds 120}, {@code --warmup-rate 400} (at most the first rate),
+ * {@code --gateway-warmup-seconds 120}, {@code --warmup-rate} (default 400, or the first rate if lower),
  * {@code --upstream-port 18081}.
  */
 public final class GatewayBenchmark {
