@@ -2,18 +2,12 @@ package dev.tokenmarket.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenmarket.testing.Market;
-import dev.tokenmarket.testing.Market.Org;
-import dev.tokenmarket.testing.TestUpstream;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,29 +28,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @QuarkusTest
 @WithTestResource(TokenmarketInfrastructure.class)
-class SupportedParametersTest {
+class SupportedParametersTest extends UpstreamMarketTest {
 
     private static final List<String> WITH_TOP_K = List.of("temperature", "top_p", "top_k", "seed", "stop", "n");
-
-    private TestUpstream upstream;
-    private Org provider;
-    private Org buyer;
-    private final List<String> listed = new ArrayList<>();
-
-    @BeforeEach
-    void start() throws IOException {
-        upstream = new TestUpstream();
-        provider = Market.org("provider", "provider");
-        buyer = Market.org("buyer", "buyer");
-        Market.funded(buyer, "5.00");
-    }
-
-    @AfterEach
-    void stop() {
-        // The catalog is shared with other test classes: take these endpoints off the market again.
-        listed.forEach(id -> as(provider.key()).delete("/api/endpoints/" + id));
-        upstream.close();
-    }
 
     /** Lists an endpoint on the test upstream; {@code supported} null leaves the field out (OpenAI's set). */
     private Response list(String price, List<String> supported) {

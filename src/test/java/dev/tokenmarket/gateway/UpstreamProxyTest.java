@@ -1,20 +1,15 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.testing.Market;
-import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.ServerSentEvents;
-import dev.tokenmarket.testing.TestUpstream;
 import dev.tokenmarket.testing.TestUpstream.Behaviour;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,27 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Proxying to OpenAI-compatible upstreams, against a real local one that generates with its own engine. */
 @QuarkusTest
 @WithTestResource(TokenmarketInfrastructure.class)
-class UpstreamProxyTest {
-
-    private TestUpstream upstream;
-    private Org provider;
-    private Org buyer;
-    private final List<String> listed = new ArrayList<>();
-
-    @BeforeEach
-    void start() throws IOException {
-        upstream = new TestUpstream();
-        provider = Market.org("provider", "provider");
-        buyer = Market.org("buyer", "buyer");
-        Market.funded(buyer, "5.00");
-    }
-
-    @AfterEach
-    void stop() {
-        // The catalog is shared with other test classes: take these endpoints off the market again.
-        listed.forEach(id -> as(provider.key()).delete("/api/endpoints/" + id));
-        upstream.close();
-    }
+class UpstreamProxyTest extends UpstreamMarketTest {
 
     private String upstreamEndpoint(String price) {
         String id = Market.endpoint(provider, price, price, 8, Map.of("type", "openai", "url", upstream.url(),
