@@ -28,15 +28,11 @@ public enum SamplingParameter {
     /** What an OpenAI-compatible upstream is assumed to accept unless its endpoint says otherwise: OpenAI's own set. */
     public static final long OPENAI_DEFAULT = ALL & ~TOP_K.bit();
 
+    /** The name in request bodies and in an endpoint's {@code supported_parameters}. */
     private final String wireName;
 
     SamplingParameter(String wireName) {
         this.wireName = wireName;
-    }
-
-    /** The name in request bodies and in an endpoint's {@code supported_parameters}. */
-    public String wireName() {
-        return wireName;
     }
 
     public long bit() {
@@ -57,7 +53,7 @@ public enum SamplingParameter {
         return null;
     }
 
-    public static long maskOf(SamplingParameter... parameters) {
+    private static long maskOf(SamplingParameter... parameters) {
         long mask = 0;
         for (SamplingParameter p : parameters) {
             mask |= p.bit();
