@@ -30,6 +30,8 @@ public class TokenmarketInfrastructure implements QuarkusTestResourceLifecycleMa
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                     try {
                         started.close();
+                        // Every run used to leave its 200 MB of database and broker files in the temporary directory.
+                        TemporaryDirectories.delete(dataDirectory);
                     } catch (IOException e) {
                         System.err.println("embedded infrastructure did not stop cleanly: " + e.getMessage());
                     }

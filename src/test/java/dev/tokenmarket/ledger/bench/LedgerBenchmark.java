@@ -4,6 +4,7 @@ import dev.tokenmarket.ledger.LedgerConsumer;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.platform.embedded.EmbeddedInfrastructure;
 import dev.tokenmarket.testing.PackagedApplication;
+import dev.tokenmarket.testing.TemporaryDirectories;
 import dev.tokenmarket.testing.UsageEvents;
 
 import org.apache.kafka.clients.admin.Admin;
@@ -101,9 +102,7 @@ public final class LedgerBenchmark {
                     options.get("pgbench"));
         } finally {
             // A run of a million events leaves about 8 GB of database and broker data behind.
-            try (java.util.stream.Stream<Path> files = Files.walk(work)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+            TemporaryDirectories.delete(work);
         }
         System.out.printf("load average at the end: %s%n", loadAverage());
     }
