@@ -2,6 +2,7 @@ package dev.tokenmarket.ledger;
 
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyManager;
+import org.postgresql.util.PSQLException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -65,7 +66,7 @@ final class JournalWriter {
         Set<UUID> inserted = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement("""
                 insert into journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id)
-                select id, code, description, metadata::jsonb, digest, cnt, rev
+                select id, code, description, metadata::json, digest, cnt, rev
                 from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::smallint[], ?::uuid[])
                      as t(id, code, description, metadata, digest, cnt, rev)
                 on conflict (id) do nothing
@@ -124,20 +125,26 @@ final class JournalWriter {
     }
 
     /**
-     * The settlement's bulk path: writes the drafts whose id is not yet posted with COPY (the entries, then
-     * all their postings), which PostgreSQL loads without parsing arrays, speculative inserts or returning
-     * rows; {@link #insertEntries} does the same with INSERT. Answers the ids written. An id posted between
-     * the existence check and the COPY (only possible when the same event is settled twice at once) fails
-     * the COPY with a unique violation, and the caller settles the batch again.
+     * The settlement's bulk path: writes the drafts with COPY (the entries, then all their postings), which
+     * PostgreSQL loads without parsing arrays, speculative inserts or returning rows; {@link #insertEntries}
+     * does the same with INSERT. Answers the ids written.
+     * <p>
+     * With {@code skipPosted} the drafts whose id is already posted are looked up first and left out.
+     * Without it none is expected to be (a batch of fresh events, the usual case, then saves looking up
+     * every id), and one that is fails the COPY with {@link #isAlreadyPosted an "already posted" error}:
+     * the transaction is lost and the caller writes the batch again with {@code skipPosted}. That is also
+     * what an id posted by someone else between the look-up and the COPY causes.
      */
-    static Set<UUID> copyNewEntries(Connection c, List<EntryDraft> drafts, Map<Long, AccountDelta> deltas)
+    static Set<UUID> copyEntries(Connection c, List<EntryDraft> drafts, boolean skipPosted, Map<Long, AccountDelta> deltas)
             throws SQLException {
         Set<UUID> existing = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", drafts.stream().map(EntryDraft::id).toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    existing.add(rs.getObject(1, UUID.class));
+        if (skipPosted) {
+            try (PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
+                ps.setArray(1, c.createArrayOf("uuid", drafts.stream().map(EntryDraft::id).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        existing.add(rs.getObject(1, UUID.class));
+                    }
                 }
             }
         }
@@ -261,6 +268,17 @@ final class JournalWriter {
                 throw new LedgerInvariantViolation("expected to update " + n + " accounts, updated " + updated);
             }
         }
+    }
+
+    /** Whether {@code e} is (or was caused by) a journal entry written with an id that is already posted. */
+    static boolean isAlreadyPosted(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PSQLException sql && "23505".equals(sql.getSQLState()) && sql.getServerErrorMessage() != null
+                    && "journal_entries_pkey".equals(sql.getServerErrorMessage().getConstraint())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static boolean isOverdraft(SQLException e) {

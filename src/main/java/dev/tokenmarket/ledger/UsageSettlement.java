@@ -70,7 +70,7 @@ public class UsageSettlement {
         }
         List<Prepared> batch = List.copyOf(prepared.values());
         try {
-            BatchResult result = QuarkusTransaction.requiringNew().call(() -> write(batch));
+            BatchResult result = writeInNewTransaction(batch);
             rejected.addAll(result.conflicts);
             return new Outcome(result.posted, events.size() - rejected.size() - result.posted, rejected);
         } catch (RuntimeException batchFailure) {
@@ -83,7 +83,7 @@ public class UsageSettlement {
         int posted = 0;
         for (Prepared one : batch) {
             try {
-                BatchResult result = QuarkusTransaction.requiringNew().call(() -> write(List.of(one)));
+                BatchResult result = writeInNewTransaction(List.of(one));
                 posted += result.posted;
                 rejected.addAll(result.conflicts);
             } catch (RuntimeException e) {
@@ -142,7 +142,23 @@ public class UsageSettlement {
     private record BatchResult(int posted, List<Rejected> conflicts) {
     }
 
-    private BatchResult write(List<Prepared> batch) throws SQLException {
+    /**
+     * Writes the batch in a transaction of its own, first as if none of its events had been posted before
+     * (nearly always true, and it saves looking up every event id); when one was (a redelivery, a replay),
+     * that transaction fails at the COPY of the entries and the batch is written again, leaving those out.
+     */
+    private BatchResult writeInNewTransaction(List<Prepared> batch) {
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> write(batch, false));
+        } catch (RuntimeException e) {
+            if (!JournalWriter.isAlreadyPosted(e)) {
+                throw e;
+            }
+            return QuarkusTransaction.requiringNew().call(() -> write(batch, true));
+        }
+    }
+
+    private BatchResult write(List<Prepared> batch, boolean skipPosted) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             // Every row this transaction reads it finds by primary key, a few thousand among millions; the
             // planner, costing random reads as if from disk, would otherwise scan the whole holds table.
@@ -151,7 +167,7 @@ public class UsageSettlement {
             }
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
-            Set<UUID> inserted = JournalWriter.copyNewEntries(c, drafts, deltas);
+            Set<UUID> inserted = JournalWriter.copyEntries(c, drafts, skipPosted, deltas);
             captureHolds(c, batch, inserted, deltas);
             JournalWriter.applyDeltas(c, deltas);
             List<Rejected> conflicts = inserted.size() == batch.size() ? List.of() : conflicts(c, batch, inserted);

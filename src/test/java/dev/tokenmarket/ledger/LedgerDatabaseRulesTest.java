@@ -151,6 +151,35 @@ class LedgerDatabaseRulesTest {
         }
     }
 
+    @Test
+    void aReversalNamesOneEntryThatExistsAndIsNotItselfAReversal() throws Exception {
+        Org buyer = Market.org("rules buyer 5", "buyer");
+        String deposit = Market.deposit(buyer, "1.00", "rules-" + UUID.randomUUID()).then().statusCode(201)
+                .extract().path("entry_id");
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                assertEquals("23514", sqlStateOf(c, entryRow(UUID.randomUUID(), "reversal", null)), "a reversal of nothing");
+                assertEquals("23514", sqlStateOf(c, entryRow(UUID.randomUUID(), "adjustment", deposit)),
+                        "an entry naming one it reverses is a reversal");
+                assertEquals("23503", sqlStateOf(c, entryRow(UUID.randomUUID(), "reversal", UUID.randomUUID().toString())),
+                        "a reversal of an entry that does not exist");
+                UUID reversal = UUID.randomUUID();
+                assertNull(sqlStateOf(c, entryRow(reversal, "reversal", deposit)), "the deposit's reversal");
+                assertEquals("23505", sqlStateOf(c, entryRow(UUID.randomUUID(), "reversal", deposit)), "reversed twice");
+                assertEquals("23514", sqlStateOf(c, entryRow(UUID.randomUUID(), "reversal", reversal.toString())),
+                        "a reversal reversed");
+            } finally {
+                c.rollback();
+            }
+        }
+    }
+
+    private static String entryRow(UUID id, String code, String reverses) {
+        return "insert into journal_entries (id, code, description, request_sha256, posting_count, reverses_entry_id) values ('"
+                + id + "', '" + code + "', 'rules test', '\\x00', 2, " + (reverses == null ? "null" : "'" + reverses + "'") + ")";
+    }
+
     /** The SQLState with which the database refuses {@code sql} (null when it accepts it), undoing only that statement. */
     private static String sqlStateOf(Connection c, String sql) throws SQLException {
         Savepoint before = c.setSavepoint();

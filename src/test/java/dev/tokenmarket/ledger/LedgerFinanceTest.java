@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +31,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What finance does by hand: statements, reversals, credit limits and the reconciliation report. */
@@ -119,9 +121,17 @@ class LedgerFinanceTest {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
-            assertEquals(count, JournalWriter.copyNewEntries(c, drafts, deltas).size());
+            assertEquals(count, JournalWriter.copyEntries(c, drafts, false, deltas).size());
             JournalWriter.applyDeltas(c, deltas);
             c.commit();
+            // Written again: as fresh entries the ids already posted are refused; skipping them, nothing is written.
+            List<EntryDraft> again = drafts.subList(count - 2, count);
+            SQLException refused = assertThrows(SQLException.class,
+                    () -> JournalWriter.copyEntries(c, again, false, new HashMap<>()));
+            assertTrue(JournalWriter.isAlreadyPosted(refused), refused.getMessage());
+            c.rollback();
+            assertEquals(0, JournalWriter.copyEntries(c, again, true, new HashMap<>()).size());
+            c.rollback();
         }
         String closing = Money.formatUsd(count * amount);
 
@@ -224,11 +234,22 @@ class LedgerFinanceTest {
         String endpoint = Market.endpoint(provider, "100.00", "200.00");
         Market.funded(buyer, "5.00");
         Instant from = Instant.now().minusSeconds(1);
+        List<String> generations = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "Once", "max_tokens", 10 + i,
-                    "provider", Market.only(endpoint))).post("/v1/completions").then().statusCode(200);
+            generations.add(as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "Once", "max_tokens", 10 + i,
+                    "provider", Market.only(endpoint))).post("/v1/completions").then().statusCode(200)
+                    .extract().header("X-Generation-Id").substring("gen-".length()));
         }
         Market.awaitSettled(buyer);
+        // The platform revenue account (whose postings the account index leaves out) still has a statement
+        // line for each fee: the usage entry's id is the generation's.
+        JsonPath revenue = as(ADMIN_KEY).queryParam("from", from.toString())
+                .get("/api/ledger/accounts/" + accounts.platformRevenue() + "/statement").then().statusCode(200)
+                .extract().jsonPath();
+        List<Map<String, Object>> feeLines = revenue.getList("entries", Map.class).stream()
+                .filter(line -> generations.contains(line.get("entry_id"))).map(line -> (Map<String, Object>) line).toList();
+        assertEquals(3, feeLines.size(), "a line per usage entry: " + revenue.prettify());
+        feeLines.forEach(line -> assertTrue(usd((String) line.get("credit")).signum() > 0, "the fee is credited: " + line));
         JsonPath report = as(ADMIN_KEY).queryParam("from", from.toString()).queryParam("to", Instant.now().plusSeconds(1).toString())
                 .get("/api/ledger/reconciliation").then().statusCode(200).extract().jsonPath();
         Map<String, Object> mine = report.getList("by_buyer", Map.class).stream()
