@@ -3,6 +3,7 @@
 # consumers, synchronous commit on), a run paced at 1,000 events/s, the naive one-transaction-per-event
 # baseline, and pgbench TPC-B against the same PostgreSQL server. Options are passed on:
 #   --events 1000000  --warmup-events 100000  --paced-seconds 30  --naive-events 5000  --pgbench-seconds 30
+#   --buyers even (64 buyers spread evenly over the partitions; random: the first 64 created)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

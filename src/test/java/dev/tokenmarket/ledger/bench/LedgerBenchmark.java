@@ -12,6 +12,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 
@@ -55,7 +56,11 @@ public final class LedgerBenchmark {
     /**
      * Events are keyed by buyer, so the buyers decide how evenly the topic's 8 partitions (and the two
      * consumer threads reading them) share the work; with 8 buyers several hash to the same partition and
-     * others get none. A marketplace has many buyers.
+     * others get none. A marketplace has many buyers, and no few of them carry most of its usage; with
+     * {@code --buyers even} (the default) the 64 are picked so that each partition has as many, which is
+     * how thousands of buyers spread. With {@code --buyers random} the 64 are the first created, and
+     * their keys split the events between the consumer threads unevenly: the drain then ends with one
+     * thread working alone.
      */
     private static final int BUYERS = 64;
     private static final int PROBE_EVERY = 100;
@@ -76,6 +81,7 @@ public final class LedgerBenchmark {
     private String provider;
     private final List<String> buyers = new ArrayList<>();
     private Admin admin;
+    private boolean evenBuyers;
 
     private LedgerBenchmark(EmbeddedInfrastructure infrastructure) {
         this.infrastructure = infrastructure;
@@ -87,7 +93,8 @@ public final class LedgerBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> options = new HashMap<>(Map.of("events", "1000000", "warmup-events", "100000",
-                "paced-seconds", "30", "naive-events", "5000", "pgbench-seconds", "30", "pgbench", "pgbench"));
+                "paced-seconds", "30", "naive-events", "5000", "pgbench-seconds", "30", "pgbench", "pgbench",
+                "buyers", "even"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             options.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -96,7 +103,13 @@ public final class LedgerBenchmark {
         System.out.printf(Locale.ROOT, "ledger benchmark: %,d events, %d cores, load average %s, data in %s%n",
                 events, Runtime.getRuntime().availableProcessors(), loadAverage(), work);
         try (EmbeddedInfrastructure infrastructure = EmbeddedInfrastructure.start(work.resolve("infra"), true, true)) {
-            new LedgerBenchmark(infrastructure).run(work, events, Integer.parseInt(options.get("warmup-events")),
+            LedgerBenchmark benchmark = new LedgerBenchmark(infrastructure);
+            benchmark.evenBuyers = switch (options.get("buyers")) {
+                case "even" -> true;
+                case "random" -> false;
+                default -> throw new IllegalArgumentException("--buyers is even or random, not " + options.get("buyers"));
+            };
+            benchmark.run(work, events, Integer.parseInt(options.get("warmup-events")),
                     Integer.parseInt(options.get("paced-seconds")),
                     Integer.parseInt(options.get("naive-events")), Integer.parseInt(options.get("pgbench-seconds")),
                     options.get("pgbench"));
@@ -169,17 +182,38 @@ public final class LedgerBenchmark {
         }
     }
 
-    private void setUp(PackagedApplication app) {
+    private void setUp(PackagedApplication app) throws Exception {
         provider = app.as(ADMIN_KEY).body(Map.of("name", "benchmark provider", "roles", List.of("provider")))
                 .post("/api/orgs").then().statusCode(201).extract().path("id");
-        for (int b = 0; b < BUYERS; b++) {
+        int partitions = usagePartitions();
+        int[] buyersOfPartition = new int[partitions];
+        for (int b = 0; buyers.size() < BUYERS; b++) {
             String buyer = app.as(ADMIN_KEY).body(Map.of("name", "benchmark buyer " + b, "roles", List.of("buyer")))
                     .post("/api/orgs").then().statusCode(201).extract().path("id");
+            // The partition Kafka's producer puts this buyer's events in (keyed by the buyer id, as UTF-8).
+            int partition = BuiltInPartitioner.partitionForKey(buyer.getBytes(StandardCharsets.UTF_8), partitions);
+            if (evenBuyers && buyersOfPartition[partition] == BUYERS / partitions) {
+                continue;
+            }
+            buyersOfPartition[partition]++;
             app.as(ADMIN_KEY).header("Idempotency-Key", "benchmark-" + b)
                     .body(Map.of("org_id", buyer, "amount", "1000000.00", "reference", "benchmark funds"))
                     .post("/api/ledger/deposits").then().statusCode(201);
             buyers.add(buyer);
         }
+        System.out.printf(Locale.ROOT, "%d buyers (%s), per partition of %s: %s%n", BUYERS,
+                evenBuyers ? "picked to spread evenly" : "the first created", UsageEvent.TOPIC, Arrays.toString(buyersOfPartition));
+    }
+
+    private int usagePartitions() throws Exception {
+        return admin().describeTopics(List.of(UsageEvent.TOPIC)).allTopicNames().get().get(UsageEvent.TOPIC).partitions().size();
+    }
+
+    private Admin admin() {
+        if (admin == null) {
+            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infrastructure.kafka().bootstrapServers()));
+        }
+        return admin;
     }
 
     private record Result(int events, double perSecond, double p50Ms, double p99Ms) {
@@ -320,11 +354,8 @@ public final class LedgerBenchmark {
 
     /** Records of the usage topic the ledger's consumer group has not yet committed. */
     private long groupLag() throws Exception {
-        if (admin == null) {
-            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infrastructure.kafka().bootstrapServers()));
-        }
         Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-        for (TopicPartitionInfo p : admin.describeTopics(List.of(UsageEvent.TOPIC)).allTopicNames().get()
+        for (TopicPartitionInfo p : admin().describeTopics(List.of(UsageEvent.TOPIC)).allTopicNames().get()
                 .get(UsageEvent.TOPIC).partitions()) {
             latest.put(new TopicPartition(UsageEvent.TOPIC, p.partition()), OffsetSpec.latest());
         }
