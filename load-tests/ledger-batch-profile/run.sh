@@ -72,7 +72,7 @@ SQL
   psql -d "$db" -c "\copy holds (id, account_id, amount_nano_usd, status, reference, expires_at) from 'holds.tsv'"
   psql -d "$db" -f held.sql >/dev/null
   psql -d "$db" -c "vacuum analyze" 2>/dev/null
-  echo "$db: ${variants[$((i - 1))]:-the migrations}"
+  if [ "$i" -eq 0 ]; then echo "$db: the migrations"; else echo "$db: the migrations, then ${variants[$((i - 1))]}"; fi
 done
 
 # One batch as UsageSettlement writes it; prints the statements' times in milliseconds.
