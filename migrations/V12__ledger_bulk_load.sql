@@ -40,7 +40,7 @@ create trigger journal_entries_reversal after insert on journal_entries
 alter table journal_entries drop constraint journal_entries_reverses_entry_id_fkey;
 
 -- The metadata is stored as the JSON text it was written as (validated, not decomposed): jsonb parsed
--- every entry into its binary form, a tenth of an entry's insert, and nothing queries inside it. The API
+-- every entry into its binary form, a sixth of the entries' COPY, and nothing queries inside it. The API
 -- shows it as a JSON text, which now keeps the order its writer gave the keys.
 alter table journal_entries alter column metadata type json using metadata::json,
                             alter column metadata set default '{}'::json;
