@@ -246,8 +246,8 @@ class LedgerFinanceTest {
         JsonPath revenue = as(ADMIN_KEY).queryParam("from", from.toString())
                 .get("/api/ledger/accounts/" + accounts.platformRevenue() + "/statement").then().statusCode(200)
                 .extract().jsonPath();
-        List<Map<String, Object>> feeLines = revenue.getList("entries", Map.class).stream()
-                .filter(line -> generations.contains(line.get("entry_id"))).map(line -> (Map<String, Object>) line).toList();
+        List<Map<String, Object>> feeLines = revenue.<Map<String, Object>>getList("entries").stream()
+                .filter(line -> generations.contains(line.get("entry_id"))).toList();
         assertEquals(3, feeLines.size(), "a line per usage entry: " + revenue.prettify());
         feeLines.forEach(line -> assertTrue(usd((String) line.get("credit")).signum() > 0, "the fee is credited: " + line));
         JsonPath report = as(ADMIN_KEY).queryParam("from", from.toString()).queryParam("to", Instant.now().plusSeconds(1).toString())
