@@ -14,10 +14,15 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLWarning;
 import java.sql.Savepoint;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -172,6 +177,67 @@ class LedgerDatabaseRulesTest {
             } finally {
                 c.rollback();
             }
+        }
+    }
+
+    /**
+     * The checks behind every settlement batch read the rows their statement names by key, whatever the
+     * planner believes about the tables: a plan made while the journal was small used to read the whole
+     * journal for every batch after it (migration V13). Planning costs that make reading a whole table look
+     * nearly free, and reading by key dear, stand in for that small journal; the plans are the database's own
+     * (auto_explain), for the checks of an insert of entries, their postings, a hold's move and its capture.
+     */
+    @Test
+    void theChecksReadTheRowsTheirStatementNamesByKeyWhateverThePlannerBelieves() throws Exception {
+        long wallet = walletOf(Market.org("rules buyer 6", "buyer"));
+        long revenue = accountId("platform:revenue");
+        List<String> plans = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            try {
+                // Plans this connection made before (cached by PL/pgSQL) are made again under these costs.
+                for (String setting : new String[]{"discard plans", "load 'auto_explain'",
+                        "set local auto_explain.log_min_duration = 0", "set local auto_explain.log_nested_statements = on",
+                        "set local auto_explain.log_level = notice", "set local client_min_messages = notice",
+                        "set local seq_page_cost = 0.001", "set local cpu_tuple_cost = 0.00001",
+                        "set local random_page_cost = 1000"}) {
+                    s.execute(setting);
+                }
+                UUID hold = UUID.randomUUID();
+                String[] statements = {
+                        """
+                        insert into journal_entries (id, code, description, request_sha256, posting_count)
+                        select ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, 'adjustment', 'rules test', '\\x00', 2
+                        from generate_series(1, 200) i""",
+                        "insert into postings (entry_id, seq, account_id, amount_nano_usd) "
+                                + "select ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, seq, "
+                                + "case seq when 0 then " + wallet + " else " + revenue + " end, case seq when 0 then 10 else -10 end "
+                                + "from generate_series(1, 200) i, generate_series(0, 1) seq",
+                        "insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at) values ('"
+                                + hold + "', " + wallet + ", 1000, 'pending', 'rules test', now() + interval '1 minute')",
+                        "update holds set status = 'settling' where id = '" + hold + "'",
+                        "insert into hold_captures (hold_id, entry_id, captured_nano_usd) "
+                                + "values ('" + hold + "', '00000000-0000-7000-8000-000000000001', 10)",
+                };
+                for (String sql : statements) {
+                    s.execute(sql);
+                    for (SQLWarning w = s.getWarnings(); w != null; w = w.getNextWarning()) {
+                        if (w.getMessage().contains("new_postings") || w.getMessage().contains("new_captures")
+                                || w.getMessage().contains("new_holds")) {
+                            plans.add(w.getMessage());
+                        }
+                    }
+                    s.clearWarnings();
+                }
+            } finally {
+                c.rollback();
+            }
+        }
+        assertEquals(7, plans.size(), "the checks' plans: 2 of the postings, 2 of the hold's move, 1 of it not being "
+                + "captured, 2 of the capture\n" + String.join("\n\n", plans));
+        for (String plan : plans) {
+            assertFalse(plan.contains("Seq Scan on"), "a whole table read:\n" + plan);
+            assertFalse(plan.matches("(?s).*(Hash|Merge)( \\w+)? Join.*"), "a join that reads a table whole:\n" + plan);
         }
     }
 
