@@ -6,8 +6,8 @@
 # Starts a PostgreSQL 17 of its own (the embedded server's binaries, with its settings: synchronous commit,
 # fsync, shared_buffers 512MB), creates a database with the migrations ("base") and one per VARIANT.sql (the
 # migrations, then that file), loads --prefill batches into each untimed, then settles the remaining batches
-# in every database in turn, the way UsageSettlement does (look-up of the ids, COPY of the entries and of
-# the postings, the hold captures, the account updates, commit), and prints each statement's mean time per
+# in every database in turn, the way UsageSettlement does (COPY of the entries and of the postings, the
+# holds read by id, COPY of the captures, the account updates, commit), and prints each statement's mean time per
 # database. Taking the databases in turn keeps the machine's drift out of the comparison.
 # Needs python3 and psql; run as root it starts the server as the postgres user (PostgreSQL refuses root).
 set -euo pipefail
@@ -80,22 +80,14 @@ settle() {
   psql -d "$1" <<SQL 2>&1 | awk '/^Time:/ {printf "%s ", $2} /ERROR/ {print; exit 1} END {print ""}'
 create temp table capture (hold_id uuid, captured bigint, entry_id uuid);
 \copy capture from 'c$2.tsv'
-select array_agg(hold_id)::text as holds, array_agg(captured)::text as captured, array_agg(entry_id)::text as entries from capture \gset
+select array_agg(hold_id)::text as holds from capture \gset
 \timing on
 begin;
 set local enable_seqscan = off;
-select id from journal_entries where id = any(:'entries'::uuid[]);
 \copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from 'e$2.tsv'
 \copy postings (entry_id, seq, account_id, amount_nano_usd) from 'p$2.tsv'
-with h as (select id, account_id, amount_nano_usd, status from holds where id = any(:'holds'::uuid[])),
-     captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
-                  select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
-                  from unnest(:'holds'::uuid[], :'captured'::bigint[], :'entries'::uuid[]) as d(id, captured, entry_id)
-                  join h on h.id = d.id
-                  where h.status = 'settling'
-                  on conflict (hold_id) do nothing
-                  returning hold_id)
-select count(*) from h left join captures on captures.hold_id = h.id;
+select id, account_id, amount_nano_usd, status from holds where id = any(:'holds'::uuid[]) \g /dev/null
+\copy hold_captures (hold_id, captured_nano_usd, entry_id) from 'c$2.tsv'
 \i u$2.sql
 commit;
 SQL
@@ -104,7 +96,7 @@ SQL
 for b in $(seq 0 $((prefill - 1))); do for db in "${databases[@]}"; do settle "$db" "$b" >/dev/null; done; done
 for b in $(seq "$prefill" $((batches - 1))); do for db in "${databases[@]}"; do echo "$db $(settle "$db" "$b")"; done; done > times
 echo "mean ms per batch of $size over batches $prefill-$((batches - 1)):"
-echo "database    look-up  entries  postings  captures  lock  update  commit  total"
+echo "database    entries  postings     holds  captures  lock  update  commit  total"
 for db in "${databases[@]}"; do
   # Fields: the database, then begin, set local, and the seven statements of the header.
   awk -v db="$db" '$1 == db {n++; for (i = 4; i <= NF; i++) s[i] += $i}

@@ -174,16 +174,20 @@ final class JournalWriter {
         if (written.isEmpty()) {
             return written;
         }
+        copyIn(c, "copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from stdin",
+                entries);
+        copyIn(c, "copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin", postings);
+        return written;
+    }
+
+    /** Runs {@code copy ... from stdin} with {@code rows} in COPY's text format. */
+    static void copyIn(Connection c, String copySql, CharSequence rows) throws SQLException {
         CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
         try {
-            copy.copyIn("copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from stdin",
-                    new ByteArrayInputStream(entries.toString().getBytes(StandardCharsets.UTF_8)));
-            copy.copyIn("copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin",
-                    new ByteArrayInputStream(postings.toString().getBytes(StandardCharsets.UTF_8)));
+            copy.copyIn(copySql, new ByteArrayInputStream(rows.toString().getBytes(StandardCharsets.UTF_8)));
         } catch (IOException e) {
-            throw new SQLException("could not stream entries to PostgreSQL", e);
+            throw new SQLException("could not stream rows to PostgreSQL: " + copySql, e);
         }
-        return written;
     }
 
     /** Appends {@code value} escaped for COPY's text format. */
@@ -272,9 +276,14 @@ final class JournalWriter {
 
     /** Whether {@code e} is (or was caused by) a journal entry written with an id that is already posted. */
     static boolean isAlreadyPosted(Throwable e) {
+        return isUniqueViolation(e, "journal_entries_pkey");
+    }
+
+    /** Whether {@code e} (or a cause) is PostgreSQL refusing a second row with the same key of {@code constraint}. */
+    static boolean isUniqueViolation(Throwable e, String constraint) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof PSQLException sql && "23505".equals(sql.getSQLState()) && sql.getServerErrorMessage() != null
-                    && "journal_entries_pkey".equals(sql.getServerErrorMessage().getConstraint())) {
+                    && constraint.equals(sql.getServerErrorMessage().getConstraint())) {
                 return true;
             }
         }

@@ -19,6 +19,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -143,22 +144,27 @@ public class UsageSettlement {
     }
 
     /**
-     * Writes the batch in a transaction of its own, first as if none of its events had been posted before
-     * (nearly always true, and it saves looking up every event id); when one was (a redelivery, a replay),
-     * that transaction fails at the COPY of the entries and the batch is written again, leaving those out.
+     * Writes the batch in a transaction of its own, first as if none of its events had been posted and none
+     * of their holds captured before (nearly always true, and it saves looking up every event and hold id);
+     * when one was (a redelivery, a replay, a second event naming a captured hold), that transaction fails at
+     * a COPY and the batch is written again, carefully: leaving out the posted events and the captured holds.
      */
     private BatchResult writeInNewTransaction(List<Prepared> batch) {
         try {
             return QuarkusTransaction.requiringNew().call(() -> write(batch, false));
         } catch (RuntimeException e) {
-            if (!JournalWriter.isAlreadyPosted(e)) {
+            if (!JournalWriter.isAlreadyPosted(e) && !isAlreadyCaptured(e)) {
                 throw e;
             }
             return QuarkusTransaction.requiringNew().call(() -> write(batch, true));
         }
     }
 
-    private BatchResult write(List<Prepared> batch, boolean skipPosted) throws SQLException {
+    private static boolean isAlreadyCaptured(Throwable e) {
+        return JournalWriter.isUniqueViolation(e, "hold_captures_pkey");
+    }
+
+    private BatchResult write(List<Prepared> batch, boolean careful) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             // Every row this transaction reads it finds by primary key, a few thousand among millions; the
             // planner, costing random reads as if from disk, would otherwise scan the whole holds table.
@@ -167,8 +173,8 @@ public class UsageSettlement {
             }
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
-            Set<UUID> inserted = JournalWriter.copyEntries(c, drafts, skipPosted, deltas);
-            captureHolds(c, batch, inserted, deltas);
+            Set<UUID> inserted = JournalWriter.copyEntries(c, drafts, careful, deltas);
+            captureHolds(c, batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList(), careful, deltas);
             JournalWriter.applyDeltas(c, deltas);
             List<Rejected> conflicts = inserted.size() == batch.size() ? List.of() : conflicts(c, batch, inserted);
             return new BatchResult(inserted.size(), conflicts);
@@ -176,76 +182,70 @@ public class UsageSettlement {
     }
 
     /**
-     * Captures each posted event's hold for its cost and releases the rest of it from the account's held
-     * amount. A capture is an inserted row (hold_captures), so the hold itself is not rewritten. A hold still
-     * pending (the event was metered without moving it to settling) is first moved to settling, in its own
-     * statement: its row lock makes that exclusive with the expiry. A hold already expired or voided is not
-     * captured (its amount was released then), and the event posts without it.
+     * Captures each posted event's hold for its cost (at most the hold's amount) and releases the rest of it
+     * from the account's held amount. A capture is an inserted row (hold_captures), so the hold itself is not
+     * rewritten; the holds are read first (their account, amount and status), then the captures are written
+     * with COPY. A hold still pending (the event was metered without moving it to settling) is first moved
+     * to settling, in its own statement: its row lock makes that exclusive with the expiry. A hold already
+     * expired or voided is not captured (its amount was released then), and the event posts without it; so
+     * does a hold another event captured first. {@code careful}: look up which holds are captured already
+     * instead of failing the COPY on them.
      */
-    private static void captureHolds(Connection c, List<Prepared> batch, Set<UUID> inserted,
+    private static void captureHolds(Connection c, List<Prepared> posted, boolean careful,
                                      Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
-        List<Prepared> posted = batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList();
         if (posted.isEmpty()) {
             return;
         }
-        UUID[] holdIds = new UUID[posted.size()];
-        Long[] captured = new Long[posted.size()];
-        UUID[] entryIds = new UUID[posted.size()];
-        for (int i = 0; i < posted.size(); i++) {
-            holdIds[i] = posted.get(i).event.holdId();
-            captured[i] = posted.get(i).event.costNanoUsd();
-            entryIds[i] = posted.get(i).event.eventId();
+        Map<UUID, Prepared> byHold = new LinkedHashMap<>();
+        for (Prepared p : posted) {
+            byHold.putIfAbsent(p.event.holdId(), p);
         }
-        List<Integer> pending = capture(c, holdIds, captured, entryIds, deltas);
-        if (pending.isEmpty()) {
-            return;
-        }
-        UUID[] pendingIds = pending.stream().map(i -> holdIds[i]).toArray(UUID[]::new);
-        // Those the expiry took first stay unmoved, and the capture below passes them over.
-        if (!Ledger.markSettling(c, List.of(pendingIds)).isEmpty()) {
-            capture(c, pendingIds, pending.stream().map(i -> captured[i]).toArray(Long[]::new),
-                    pending.stream().map(i -> entryIds[i]).toArray(UUID[]::new), deltas);
-        }
-    }
-
-    /**
-     * Captures the holds among {@code holdIds} that are settling, each for its event's cost (at most its
-     * amount), and adds their release to {@code deltas}; answers the positions of the holds still pending.
-     */
-    private static List<Integer> capture(Connection c, UUID[] holdIds, Long[] captured, UUID[] entryIds,
-                                         Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
-        List<Integer> pending = new ArrayList<>();
-        Map<UUID, Integer> indexOf = new HashMap<>();
-        for (int i = 0; i < holdIds.length; i++) {
-            indexOf.put(holdIds[i], i);
-        }
-        try (PreparedStatement ps = c.prepareStatement("""
-                with h as (select id, account_id, amount_nano_usd, status from holds where id = any(?::uuid[])),
-                     captures as (insert into hold_captures (hold_id, entry_id, captured_nano_usd)
-                                  select h.id, d.entry_id, least(d.captured, h.amount_nano_usd)
-                                  from unnest(?::uuid[], ?::bigint[], ?::uuid[]) as d(id, captured, entry_id)
-                                  join h on h.id = d.id
-                                  where h.status = 'settling'
-                                  on conflict (hold_id) do nothing
-                                  returning hold_id)
-                select h.id, h.account_id, h.amount_nano_usd, captures.hold_id is not null, h.status
-                from h left join captures on captures.hold_id = h.id""")) {
-            java.sql.Array holdIdArray = c.createArrayOf("uuid", holdIds);
-            ps.setArray(1, holdIdArray);
-            ps.setArray(2, holdIdArray);
-            ps.setArray(3, c.createArrayOf("int8", captured));
-            ps.setArray(4, c.createArrayOf("uuid", entryIds));
+        List<UUID> holdIds = List.copyOf(byHold.keySet());
+        Set<UUID> captured = careful ? capturedAmong(c, holdIds) : Set.of();
+        StringBuilder rows = new StringBuilder(holdIds.size() * 96);
+        List<UUID> pending = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(
+                "select id, account_id, amount_nano_usd, status from holds where id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    if (rs.getBoolean(4)) {
-                        release(deltas, rs.getLong(2), rs.getLong(3));
-                    } else if ("pending".equals(rs.getString(5))) {
-                        pending.add(indexOf.get(rs.getObject(1, UUID.class)));
+                    UUID holdId = rs.getObject(1, UUID.class);
+                    String status = rs.getString(4);
+                    if ("pending".equals(status)) {
+                        pending.add(holdId);
+                    } else if ("settling".equals(status) && !captured.contains(holdId)) {
+                        long amount = rs.getLong(3);
+                        UsageEvent event = byHold.get(holdId).event;
+                        rows.append(holdId).append('\t').append(event.eventId()).append('\t')
+                                .append(Math.min(event.costNanoUsd(), amount)).append('\n');
+                        release(deltas, rs.getLong(2), amount);
                     }
                 }
             }
         }
-        return pending;
+        if (!rows.isEmpty()) {
+            JournalWriter.copyIn(c, "copy hold_captures (hold_id, entry_id, captured_nano_usd) from stdin", rows);
+        }
+        if (pending.isEmpty()) {
+            return;
+        }
+        // Those the expiry took first stay unmoved, and the capture below passes them over.
+        Set<UUID> moved = Ledger.markSettling(c, pending);
+        captureHolds(c, posted.stream().filter(p -> moved.contains(p.event.holdId())).toList(), careful, deltas);
+    }
+
+    /** The holds among {@code holdIds} that are captured already. */
+    private static Set<UUID> capturedAmong(Connection c, List<UUID> holdIds) throws SQLException {
+        Set<UUID> captured = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("select hold_id from hold_captures where hold_id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    captured.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return captured;
     }
 
     private static void release(Map<Long, JournalWriter.AccountDelta> deltas, long accountId, long heldNanoUsd) {

@@ -169,6 +169,55 @@ class LedgerFaultTest {
     }
 
     @Test
+    void eventsNamingAHoldAnotherEventCapturedPostWithoutCapturingItAgain() throws Exception {
+        // A hold is captured once. A second event naming it (a gateway bug, a hand-made event) is still
+        // paid, but captures and releases nothing more: whether it comes in the same batch as the first or
+        // after the first was settled (then settlement's optimistic COPY of captures meets the captured
+        // hold, and the batch is written again with a look-up).
+        Org buyer = Market.org("shared-hold buyer", "buyer");
+        Org provider = Market.org("shared-hold provider", "provider");
+        Market.funded(buyer, "1.00");
+        UUID holdId = UUID.randomUUID();
+        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, "shared-hold test",
+                Duration.ofMinutes(10));
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            UsageEvent template = UsageEvents.event(buyer.id(), provider.id(), 10 + i, 100);
+            events.add(new UsageEvent(template.eventId(), template.occurredAt(), template.buyerOrgId(),
+                    template.apiKeyId(), template.endpointId(), template.providerOrgId(), template.model(),
+                    template.promptTokens(), template.completionTokens(), template.promptPriceNanoUsdPerMillionTokens(),
+                    template.completionPriceNanoUsdPerMillionTokens(), template.costNanoUsd(), template.feeNanoUsd(),
+                    holdId, template.ttftMs(), template.generationMs(), template.latencyMs(), template.finishReason()));
+        }
+        List<UUID> ids = events.stream().map(UsageEvent::eventId).toList();
+        try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
+            UsageEvents.acknowledged(usage.send(events.get(0)));
+            UsageEvents.acknowledged(usage.send(events.get(1)));
+            await().atMost(Duration.ofSeconds(30)).until(() -> postedCount(ids.subList(0, 2)) == 2);
+            UsageEvents.acknowledged(usage.send(events.get(2)));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> postedCount(ids) == 3);
+        awaitNoConsumerLag();
+
+        long paid = events.stream().mapToLong(UsageEvent::costNanoUsd).sum();
+        Map<String, String> wallet = Market.balance(buyer);
+        assertEquals(0, usd(wallet.get("held")).signum(), "the hold is released once, not three times: " + wallet);
+        assertEquals(0, usd(wallet.get("posted")).compareTo(usd("1.00").subtract(usd(Money.formatUsd(paid)))),
+                "each event is paid once: " + wallet);
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "select status, captured_nano_usd, capture_entry_id from hold_states where id = ?")) {
+            ps.setObject(1, holdId);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertTrue(rs.next());
+                assertEquals("captured", rs.getString(1));
+                assertEquals(events.get(0).costNanoUsd(), rs.getLong(2), "captured for the first event's cost");
+                assertEquals(ids.get(0), rs.getObject(3, UUID.class), "by the first event");
+            }
+        }
+    }
+
+    @Test
     void hundredConcurrentRequestsAgainstAWalletThatAffordsTenServeExactlyTen() throws Exception {
         // Proves the hold check is exact under concurrency: 10 served, 90 refused, never below zero.
         Org buyer = Market.org("race buyer", "buyer");
