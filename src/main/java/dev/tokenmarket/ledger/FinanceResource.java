@@ -43,6 +43,8 @@ public class FinanceResource {
 
     private static final int IDEMPOTENCY_KEY_LENGTH_MAX = 255;
     private static final int REFERENCE_LENGTH_MAX = 500;
+    /** Entries without postings the verification lists at most; there should be none. */
+    private static final int VERIFICATION_LIST_MAX = 100;
 
     /** {@code amount} is USD as a decimal string. */
     public record Transfer(UUID orgId, String amount, String reference) {
@@ -164,7 +166,10 @@ public class FinanceResource {
         return body;
     }
 
-    /** Recomputes every balance from the postings and open holds and lists any difference (there must be none). */
+    /**
+     * Recomputes every balance from the postings and open holds and lists any difference, and lists entries
+     * without postings (the first {@value #VERIFICATION_LIST_MAX}); there must be none of either.
+     */
     @GET
     @Path("/verification")
     public Map<String, Object> verification() {
@@ -182,7 +187,9 @@ public class FinanceResource {
             row.put("open_holds", Money.formatUsd(d.openHoldsNanoUsd()));
             discrepancies.add(row);
         }
-        return Map.of("consistent", discrepancies.isEmpty(), "discrepancies", discrepancies);
+        List<String> withoutPostings = ledger.entriesWithoutPostings(VERIFICATION_LIST_MAX).stream().map(UUID::toString).toList();
+        return Map.of("consistent", discrepancies.isEmpty() && withoutPostings.isEmpty(), "discrepancies", discrepancies,
+                "entries_without_postings", withoutPostings);
     }
 
     /** Every ledger account with its stored balance, or those of one organization. */

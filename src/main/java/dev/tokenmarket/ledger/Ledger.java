@@ -364,6 +364,37 @@ public class Ledger {
         }
     }
 
+    /**
+     * Entries that have none of their postings, oldest first, at most {@code limit}. The database refuses
+     * postings that do not make complete, balanced entries, but it cannot refuse an entry whose postings never
+     * come (that would take a check per entry at every commit, on the settlement's path); such an entry moves
+     * no money, and the verification lists it. There must be none.
+     */
+    public List<UUID> entriesWithoutPostings(int limit) {
+        try (Connection c = dataSource.getConnection()) {
+            return entriesWithoutPostings(c, limit);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not verify the ledger's entries", e);
+        }
+    }
+
+    static List<UUID> entriesWithoutPostings(Connection c, int limit) throws SQLException {
+        List<UUID> result = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                select e.id from journal_entries e
+                where not exists (select 1 from postings p where p.entry_id = e.id)
+                order by e.created_at, e.id
+                limit ?""")) {
+            ps.setInt(1, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    result.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return result;
+    }
+
     public record Discrepancy(long accountId, String code, long storedDebitsNanoUsd, long postedDebitsNanoUsd,
                               long storedCreditsNanoUsd, long postedCreditsNanoUsd, long storedHeldNanoUsd,
                               long openHoldsNanoUsd) {

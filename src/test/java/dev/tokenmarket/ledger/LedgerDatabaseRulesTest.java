@@ -99,6 +99,32 @@ class LedgerDatabaseRulesTest {
     }
 
     @Test
+    void anEntryWhosePostingsNeverCameIsListedByTheVerification() throws Exception {
+        // The one incomplete entry the database cannot refuse (its postings would come in a later
+        // statement); it moves no money, and the verification names it.
+        long wallet = walletOf(Market.org("rules buyer 7", "buyer"));
+        long revenue = accountId("platform:revenue");
+        UUID bare = UUID.randomUUID();
+        UUID complete = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                entry(bare, 2).run(c);
+                entry(complete, 2).run(c);
+                postings(complete, new long[]{wallet, revenue}, new long[]{-100, 100}).run(c);
+                List<UUID> listed = Ledger.entriesWithoutPostings(c, 100);
+                assertTrue(listed.contains(bare), "the entry without postings is listed: " + listed);
+                assertFalse(listed.contains(complete), "the complete entry is not: " + listed);
+            } finally {
+                c.rollback();
+            }
+        }
+        List<String> committed = Market.as(Market.ADMIN_KEY).get("/api/ledger/verification").then().statusCode(200)
+                .extract().path("entries_without_postings");
+        assertEquals(List.of(), committed, "none in the ledger itself");
+    }
+
+    @Test
     void aWalletCannotBeTakenBelowZeroEvenByHand() {
         Org buyer = Market.org("rules buyer 3", "buyer");
         Market.funded(buyer, "1.00");
