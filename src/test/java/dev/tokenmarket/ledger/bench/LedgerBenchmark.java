@@ -141,11 +141,15 @@ public final class LedgerBenchmark {
         }
         setSettlementPaused(app, true);
         produceBacklog(events);
+        ServerWork beforeDrain = serverWork();
         Timestamp resumedAt = databaseNow();
         setSettlementPaused(app, false);
         awaitUsageEntries(warmupEvents + events);
         double drained = drainRate(resumedAt, events);
+        System.out.printf(Locale.ROOT, "the drain: %s%n", serverWork().since(beforeDrain, events));
+        ServerWork beforeLive = serverWork();
         Result full = settle(events, 0);
+        System.out.printf(Locale.ROOT, "the live run: %s%n", serverWork().since(beforeLive, events));
         Result paced = settle(pacedSeconds * 1_000, 1_000);
         check(app);
         app.stop();
@@ -312,6 +316,33 @@ public final class LedgerBenchmark {
                 System.out.printf(Locale.ROOT, "%,d backlog events settled in %.2f s%n", rs.getLong(1), rs.getDouble(2));
                 return rs.getLong(1) / rs.getDouble(2);
             }
+        }
+    }
+
+    /**
+     * The server's checkpoints and WAL so far. A checkpoint during a measured run costs it (the checkpointer
+     * and the kernel's writeback share the machine, and pages touched first after it are logged whole);
+     * PostgreSQL starts one after about max_wal_size / (1 + checkpoint_completion_target) of WAL, so whether a
+     * run meets one depends on how much was written before it.
+     */
+    private record ServerWork(long checkpoints, long walBytes, boolean checkpointing) {
+        String since(ServerWork before, long events) {
+            return String.format(Locale.ROOT, "%d checkpoint(s) started during it%s, %.2f KB of WAL per event",
+                    checkpoints - before.checkpoints, before.checkpointing ? " (one running at its start)" : "",
+                    (walBytes - before.walBytes) / 1024.0 / events);
+        }
+    }
+
+    private ServerWork serverWork() throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("""
+                     select num_timed + num_requested, (pg_current_wal_lsn() - '0/0')::bigint,
+                            exists (select 1 from pg_stat_activity
+                                    where backend_type = 'checkpointer' and wait_event is distinct from 'CheckpointerMain')
+                     from pg_stat_checkpointer""")) {
+            rs.next();
+            return new ServerWork(rs.getLong(1), rs.getLong(2), rs.getBoolean(3));
         }
     }
 
