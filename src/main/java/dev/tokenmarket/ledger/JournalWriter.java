@@ -12,6 +12,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -137,17 +138,9 @@ final class JournalWriter {
      */
     static Set<UUID> copyEntries(Connection c, List<EntryDraft> drafts, boolean skipPosted, Map<Long, AccountDelta> deltas)
             throws SQLException {
-        Set<UUID> existing = new HashSet<>();
-        if (skipPosted) {
-            try (PreparedStatement ps = c.prepareStatement("select id from journal_entries where id = any(?)")) {
-                ps.setArray(1, c.createArrayOf("uuid", drafts.stream().map(EntryDraft::id).toArray()));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        existing.add(rs.getObject(1, UUID.class));
-                    }
-                }
-            }
-        }
+        Set<UUID> existing = skipPosted
+                ? uuidsAnswered(c, "select id from journal_entries where id = any(?)", drafts.stream().map(EntryDraft::id).toList())
+                : Set.of();
         Set<UUID> written = new HashSet<>();
         StringBuilder entries = new StringBuilder(drafts.size() * 512);
         StringBuilder postings = new StringBuilder(drafts.size() * 3 * 64);
@@ -178,6 +171,20 @@ final class JournalWriter {
                 entries);
         copyIn(c, "copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin", postings);
         return written;
+    }
+
+    /** The ids {@code sql} answers (in its first column) when given {@code ids} as its one uuid[] parameter. */
+    static Set<UUID> uuidsAnswered(Connection c, String sql, Collection<UUID> ids) throws SQLException {
+        Set<UUID> answered = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    answered.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return answered;
     }
 
     /** Runs {@code copy ... from stdin} with {@code rows} in COPY's text format. */

@@ -17,7 +17,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -271,17 +270,8 @@ public class Ledger {
      * recorded and will be settled. Answers those that were pending and now are.
      */
     public static Set<UUID> markSettling(Connection c, List<UUID> holdIds) throws SQLException {
-        Set<UUID> marked = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement(
-                "update holds set status = 'settling' where id = any(?) and status = 'pending' returning id")) {
-            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    marked.add(rs.getObject(1, UUID.class));
-                }
-            }
-        }
-        return marked;
+        return JournalWriter.uuidsAnswered(c,
+                "update holds set status = 'settling' where id = any(?) and status = 'pending' returning id", holdIds);
     }
 
     /**

@@ -19,7 +19,6 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -201,7 +200,9 @@ public class UsageSettlement {
             byHold.putIfAbsent(p.event.holdId(), p);
         }
         List<UUID> holdIds = List.copyOf(byHold.keySet());
-        Set<UUID> captured = careful ? capturedAmong(c, holdIds) : Set.of();
+        Set<UUID> captured = careful
+                ? JournalWriter.uuidsAnswered(c, "select hold_id from hold_captures where hold_id = any(?)", holdIds)
+                : Set.of();
         StringBuilder rows = new StringBuilder(holdIds.size() * 96);
         List<UUID> pending = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(
@@ -232,20 +233,6 @@ public class UsageSettlement {
         // Those the expiry took first stay unmoved, and the capture below passes them over.
         Set<UUID> moved = Ledger.markSettling(c, pending);
         captureHolds(c, posted.stream().filter(p -> moved.contains(p.event.holdId())).toList(), careful, deltas);
-    }
-
-    /** The holds among {@code holdIds} that are captured already. */
-    private static Set<UUID> capturedAmong(Connection c, List<UUID> holdIds) throws SQLException {
-        Set<UUID> captured = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("select hold_id from hold_captures where hold_id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    captured.add(rs.getObject(1, UUID.class));
-                }
-            }
-        }
-        return captured;
     }
 
     private static void release(Map<Long, JournalWriter.AccountDelta> deltas, long accountId, long heldNanoUsd) {
