@@ -140,12 +140,7 @@ class LedgerFaultTest {
         ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, "pending-hold test",
                 Duration.ofMinutes(10));
         assertEquals(0, usd(Market.balance(buyer).get("held")).compareTo(usd("0.10")));
-        UsageEvent template = UsageEvents.event(buyer.id(), provider.id(), 10, 100);
-        UsageEvent event = new UsageEvent(template.eventId(), template.occurredAt(), template.buyerOrgId(),
-                template.apiKeyId(), template.endpointId(), template.providerOrgId(), template.model(),
-                template.promptTokens(), template.completionTokens(), template.promptPriceNanoUsdPerMillionTokens(),
-                template.completionPriceNanoUsdPerMillionTokens(), template.costNanoUsd(), template.feeNanoUsd(),
-                holdId, template.ttftMs(), template.generationMs(), template.latencyMs(), template.finishReason());
+        UsageEvent event = UsageEvents.event(buyer.id(), provider.id(), 10, 100, holdId);
         try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
             UsageEvents.acknowledged(usage.send(event));
             UsageEvents.acknowledged(usage.send(event));
@@ -182,12 +177,7 @@ class LedgerFaultTest {
                 Duration.ofMinutes(10));
         List<UsageEvent> events = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            UsageEvent template = UsageEvents.event(buyer.id(), provider.id(), 10 + i, 100);
-            events.add(new UsageEvent(template.eventId(), template.occurredAt(), template.buyerOrgId(),
-                    template.apiKeyId(), template.endpointId(), template.providerOrgId(), template.model(),
-                    template.promptTokens(), template.completionTokens(), template.promptPriceNanoUsdPerMillionTokens(),
-                    template.completionPriceNanoUsdPerMillionTokens(), template.costNanoUsd(), template.feeNanoUsd(),
-                    holdId, template.ttftMs(), template.generationMs(), template.latencyMs(), template.finishReason()));
+            events.add(UsageEvents.event(buyer.id(), provider.id(), 10 + i, 100, holdId));
         }
         List<UUID> ids = events.stream().map(UsageEvent::eventId).toList();
         try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {

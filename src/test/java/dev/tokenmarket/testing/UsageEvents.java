@@ -37,13 +37,25 @@ public final class UsageEvents implements AutoCloseable {
 
     /** A well-formed event of {@code completionTokens} tokens at 1 USD per million prompt and 2 per million completion tokens. */
     public static UsageEvent event(String buyerOrgId, String providerOrgId, int promptTokens, int completionTokens) {
+        // Time-ordered event and hold ids, as the gateway's are.
+        UUID eventId = TimeOrderedIds.next();
+        return event(eventId, buyerOrgId, providerOrgId, promptTokens, completionTokens, TimeOrderedIds.next());
+    }
+
+    /** The same for a hold the test placed itself. */
+    public static UsageEvent event(String buyerOrgId, String providerOrgId, int promptTokens, int completionTokens,
+                                   UUID holdId) {
+        return event(TimeOrderedIds.next(), buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
+    }
+
+    private static UsageEvent event(UUID eventId, String buyerOrgId, String providerOrgId, int promptTokens,
+                                    int completionTokens, UUID holdId) {
         long promptPrice = Money.NANO_PER_USD;
         long completionPrice = 2 * Money.NANO_PER_USD;
         long cost = Money.cost(promptTokens, promptPrice, completionTokens, completionPrice);
-        // Time-ordered event and hold ids, as the gateway's are.
-        return new UsageEvent(TimeOrderedIds.next(), Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
+        return new UsageEvent(eventId, Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
                 UUID.randomUUID(), UUID.fromString(providerOrgId), "stories260k", promptTokens, completionTokens,
-                promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), TimeOrderedIds.next(), 1, 10, 11, "length");
+                promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), holdId, 1, 10, 11, "length");
     }
 
     /** Sends an event keyed by its buyer, as the gateway does. */
