@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Ledger settlement benchmark: N usage events through Kafka into the ledger (the packaged application's
-# consumers, synchronous commit on), a run paced at 1,000 events/s, the naive one-transaction-per-event
-# baseline, and pgbench TPC-B against the same PostgreSQL server. Options are passed on:
-#   --events 1000000  --warmup-events 100000  --paced-seconds 30  --naive-events 5000  --pgbench-seconds 30
+# consumers, synchronous commit on) as a backlog, as fast as produced, and sent at a steady rate; a run paced
+# at 1,000 events/s, the naive one-transaction-per-event baseline, and pgbench TPC-B against the same
+# PostgreSQL server. Options are passed on (--sustained-rate 0 leaves out the steady run):
+#   --events 1000000  --warmup-events 100000  --sustained-rate 25000  --paced-seconds 30  --naive-events 5000
+#   --pgbench-seconds 30
 #   --buyers even (64 buyers spread evenly over the partitions; random: the first 64 created)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,8 @@ done
 
 ./mvnw -q -B package -DskipTests
 ./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/benchmark-classpath.txt
-exec "$JAVA_HOME/bin/java" --add-modules=jdk.incubator.vector \
+# JBoss LogManager as the JDK's log manager, as in the test runs: the benchmark's JVM also runs the Kafka
+# broker, which logs through it (LedgerBenchmark sets its level).
+exec "$JAVA_HOME/bin/java" --add-modules=jdk.incubator.vector -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
   -cp "target/test-classes:target/classes:$(cat target/benchmark-classpath.txt)" \
   dev.tokenmarket.ledger.bench.LedgerBenchmark --pgbench "$(command -v pgbench)" "$@"
