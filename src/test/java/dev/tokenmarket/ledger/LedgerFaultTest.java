@@ -128,6 +128,14 @@ class LedgerFaultTest {
         assertEquals(0, usd(payable).compareTo(usd(Money.formatUsd(providerShare))));
     }
 
+    /** A pending hold of 0.10 USD on the buyer's wallet, open for 10 minutes, as the gateway places before serving. */
+    private UUID tenCentHold(Org buyer, String reference) {
+        UUID holdId = UUID.randomUUID();
+        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, reference,
+                Duration.ofMinutes(10));
+        return holdId;
+    }
+
     @Test
     void aUsageEventWhoseHoldIsStillPendingCapturesItOnceAndReleasesTheRest() throws Exception {
         // Normally the gateway moves a hold to settling when it meters the request; an event that arrives
@@ -136,9 +144,7 @@ class LedgerFaultTest {
         Org buyer = Market.org("pending-hold buyer", "buyer");
         Org provider = Market.org("pending-hold provider", "provider");
         Market.funded(buyer, "1.00");
-        UUID holdId = UUID.randomUUID();
-        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, "pending-hold test",
-                Duration.ofMinutes(10));
+        UUID holdId = tenCentHold(buyer, "pending-hold test");
         assertEquals(0, usd(Market.balance(buyer).get("held")).compareTo(usd("0.10")));
         UsageEvent event = UsageEvents.event(buyer.id(), provider.id(), 10, 100, holdId);
         try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
@@ -172,9 +178,7 @@ class LedgerFaultTest {
         Org buyer = Market.org("shared-hold buyer", "buyer");
         Org provider = Market.org("shared-hold provider", "provider");
         Market.funded(buyer, "1.00");
-        UUID holdId = UUID.randomUUID();
-        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, "shared-hold test",
-                Duration.ofMinutes(10));
+        UUID holdId = tenCentHold(buyer, "shared-hold test");
         List<UsageEvent> events = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             events.add(UsageEvents.event(buyer.id(), provider.id(), 10 + i, 100, holdId));
