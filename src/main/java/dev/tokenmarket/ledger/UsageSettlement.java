@@ -115,6 +115,10 @@ public class UsageSettlement {
         if (e.feeNanoUsd() < 0 || e.feeNanoUsd() > e.costNanoUsd()) {
             return "amounts do not add up: fee " + e.feeNanoUsd() + " is outside 0.." + e.costNanoUsd();
         }
+        if (e.model().indexOf('\u0000') >= 0) {
+            // PostgreSQL text cannot hold it: the entry's description would fail its batch again and again.
+            return "the model name contains a NUL character, which the ledger cannot store";
+        }
         return null;
     }
 
@@ -130,12 +134,16 @@ public class UsageSettlement {
                 Posting.debit(wallet, e.costNanoUsd()),
                 Posting.credit(payable, providerShare),
                 Posting.credit(revenue, e.feeNanoUsd()));
-        String metadata = "{\"generation_id\":\"" + e.eventId() + "\",\"hold_id\":\"" + e.holdId()
-                + "\",\"endpoint_id\":\"" + e.endpointId() + "\",\"model\":" + quote(e.model())
-                + ",\"prompt_tokens\":" + e.promptTokens() + ",\"completion_tokens\":" + e.completionTokens() + "}";
+        StringBuilder metadata = new StringBuilder(256).append("{\"generation_id\":\"").append(e.eventId())
+                .append("\",\"hold_id\":\"").append(e.holdId()).append("\",\"endpoint_id\":\"").append(e.endpointId())
+                .append("\",\"model\":");
+        // Escaped as JSON escapes it, control characters included: the journal keeps metadata as json, and a
+        // raw line break in the model's name would fail the whole batch's COPY.
+        UsageEventCodec.appendJsonString(metadata, e.model()).append(",\"prompt_tokens\":").append(e.promptTokens())
+                .append(",\"completion_tokens\":").append(e.completionTokens()).append('}');
         EntryDraft draft = new EntryDraft(e.eventId(), "usage",
                 "usage of " + e.model() + ": " + e.promptTokens() + " prompt + " + e.completionTokens() + " completion tokens",
-                metadata, digest(UsageEventCodec.toJson(e)), postings, null);
+                metadata.toString(), digest(UsageEventCodec.toJson(e)), postings, null);
         return new Prepared(e, draft);
     }
 
@@ -272,9 +280,5 @@ public class UsageSettlement {
 
     static byte[] digest(String text) {
         return SHA_256.get().digest(text.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String quote(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }

@@ -38,7 +38,7 @@ public final class UsageEventCodec {
                 .append("\",\"endpoint_id\":\"").append(e.endpointId())
                 .append("\",\"provider_org_id\":\"").append(e.providerOrgId())
                 .append("\",\"model\":");
-        string(out, e.model())
+        appendJsonString(out, e.model())
                 .append(",\"prompt_tokens\":").append(e.promptTokens())
                 .append(",\"completion_tokens\":").append(e.completionTokens())
                 .append(",\"pricing\":{\"prompt\":\"").append(Money.formatUsd(e.promptPriceNanoUsdPerMillionTokens()))
@@ -50,12 +50,12 @@ public final class UsageEventCodec {
                 .append(",\"generation_ms\":").append(e.generationMs())
                 .append(",\"latency_ms\":").append(e.latencyMs())
                 .append("},\"finish_reason\":");
-        string(out, e.finishReason()).append('}');
+        appendJsonString(out, e.finishReason()).append('}');
         return out.toString();
     }
 
-    /** A JSON string as Jackson's generator writes it (null as null). */
-    private static StringBuilder string(StringBuilder out, String value) {
+    /** Appends {@code value} as a JSON string, escaped as Jackson's generator escapes it (null as null). */
+    public static StringBuilder appendJsonString(StringBuilder out, String value) {
         return value == null ? out.append("null") : out.append('"').append(ESCAPE.quoteAsString(value)).append('"');
     }
 

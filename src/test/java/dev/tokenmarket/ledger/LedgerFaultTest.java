@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.KafkaSettings;
@@ -307,6 +308,32 @@ class LedgerFaultTest {
     }
 
     @Test
+    void aUsageEntryNamesItsModelExactlyWhateverCharactersTheNameHas() throws Exception {
+        // Proves the entry finance reads names the model as the event did: accented and CJK letters, quotes,
+        // a backslash, a tab and a line break pass through the bulk write and the entry's JSON metadata
+        // unchanged, and such a name neither fails the event nor stops its partition.
+        Org buyer = Market.org("model-name buyer", "buyer");
+        Org provider = Market.org("model-name provider", "provider");
+        Market.funded(buyer, "1.00");
+        String model = "modèle \"ünïcode\" 模型 C:\\models\tv2\nfinal";
+        UsageEvent event = UsageEvents.event(model, buyer.id(), provider.id(), 10, 100);
+        UsageEvent next = UsageEvents.event(buyer.id(), provider.id(), 1, 1);
+        try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
+            usage.send(event);
+            UsageEvents.acknowledged(usage.send(next));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> postedCount(List.of(event.eventId(), next.eventId())) == 2);
+
+        Response entry = as(ADMIN_KEY).get("/api/ledger/entries/" + event.eventId()).then().statusCode(200).extract().response();
+        assertEquals("usage of " + model + ": 10 prompt + 100 completion tokens", entry.path("description"));
+        Map<?, ?> metadata = new ObjectMapper().readValue(entry.<String>path("metadata"), Map.class);
+        assertEquals(model, metadata.get("model"));
+        assertEquals(100, metadata.get("completion_tokens"));
+        assertEquals(0, usd(Market.balance(buyer).get("posted")).compareTo(usd("1.00")
+                .subtract(usd(Money.formatUsd(event.costNanoUsd()))).subtract(usd(Money.formatUsd(next.costNanoUsd())))));
+    }
+
+    @Test
     void poisonMessagesGoToTheDeadLetterTopicWithTheirReasonAndTheFeedMovesOn() throws Exception {
         // Proves a bad record is set aside with its reason, visible to finance, without stopping its partition.
         Org buyer = Market.org("poison buyer", "buyer");
@@ -316,16 +343,18 @@ class LedgerFaultTest {
         UsageEvent wrongSum = UsageEvents.event(buyer.id(), provider.id(), 5, 5);
         String wrongSumJson = UsageEventCodec.toJson(wrongSum).replace("\"cost\":\"" + Money.formatUsd(wrongSum.costNanoUsd()) + "\"",
                 "\"cost\":\"" + Money.formatUsd(wrongSum.costNanoUsd() + 1) + "\"");
+        UsageEvent nulInModel = UsageEvents.event("stories\u0000260k", buyer.id(), provider.id(), 5, 5);
         UsageEvent good = UsageEvents.event(buyer.id(), provider.id(), 5, 5);
         try (UsageEvents usage = new UsageEvents(kafka.bootstrapServers())) {
-            // Same key, so the same partition: the good event comes after the three bad ones.
+            // Same key, so the same partition: the good event comes after the four bad ones.
             usage.sendRaw(buyer.id(), "{not json");
             usage.sendRaw(buyer.id(), UsageEventCodec.toJson(unknownBuyer));
             usage.sendRaw(buyer.id(), wrongSumJson);
+            usage.send(nulInModel);
             UsageEvents.acknowledged(usage.send(good));
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> postedCount(List.of(good.eventId())) == 1);
-        assertEquals(0, postedCount(List.of(unknownBuyer.eventId(), wrongSum.eventId())));
+        assertEquals(0, postedCount(List.of(unknownBuyer.eventId(), wrongSum.eventId(), nulInModel.eventId())));
 
         List<ConsumerRecord<String, String>> dead = new ArrayList<>();
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
@@ -334,7 +363,7 @@ class LedgerFaultTest {
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"), new StringDeserializer(), new StringDeserializer())) {
             consumer.subscribe(List.of(UsageEvent.DEAD_LETTER_TOPIC));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (dead.size() < 3 && System.nanoTime() < deadline) {
+            while (dead.size() < 4 && System.nanoTime() < deadline) {
                 consumer.poll(Duration.ofMillis(500)).forEach(r -> {
                     if (buyer.id().equals(r.key())) {
                         dead.add(r);
@@ -342,10 +371,11 @@ class LedgerFaultTest {
                 });
             }
         }
-        assertEquals(3, dead.size(), "three dead letters for this buyer's partition");
+        assertEquals(4, dead.size(), "four dead letters for this buyer's partition");
         assertTrue(dead.get(0).value().contains("unparseable"), dead.get(0).value());
         assertTrue(dead.get(1).value().contains(unknownBuyer.eventId().toString()), dead.get(1).value());
         assertTrue(dead.get(2).value().contains("do not add up"), dead.get(2).value());
+        assertTrue(dead.get(3).value().contains("NUL character"), dead.get(3).value());
 
         List<Map<String, Object>> listed = as(ADMIN_KEY).get("/api/ledger/reconciliation").then().statusCode(200)
                 .extract().jsonPath().getList("dead_letters.first");

@@ -56,13 +56,25 @@ public final class UsageEvents implements AutoCloseable {
         return event(TimeOrderedIds.next(), buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
     }
 
+    /** The same for a model of another name (the others are all "stories260k"). */
+    public static UsageEvent event(String model, String buyerOrgId, String providerOrgId, int promptTokens,
+                                   int completionTokens) {
+        return event(TimeOrderedIds.next(), model, buyerOrgId, providerOrgId, promptTokens, completionTokens,
+                TimeOrderedIds.next());
+    }
+
     private static UsageEvent event(UUID eventId, String buyerOrgId, String providerOrgId, int promptTokens,
                                     int completionTokens, UUID holdId) {
+        return event(eventId, "stories260k", buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
+    }
+
+    private static UsageEvent event(UUID eventId, String model, String buyerOrgId, String providerOrgId,
+                                    int promptTokens, int completionTokens, UUID holdId) {
         long promptPrice = Money.NANO_PER_USD;
         long completionPrice = 2 * Money.NANO_PER_USD;
         long cost = Money.cost(promptTokens, promptPrice, completionTokens, completionPrice);
         return new UsageEvent(eventId, Instant.now(), UUID.fromString(buyerOrgId), UUID.randomUUID(),
-                UUID.randomUUID(), UUID.fromString(providerOrgId), "stories260k", promptTokens, completionTokens,
+                UUID.randomUUID(), UUID.fromString(providerOrgId), model, promptTokens, completionTokens,
                 promptPrice, completionPrice, cost, Money.fee(cost, FEE_BPS), holdId, 1, 10, 11, "length");
     }
 
