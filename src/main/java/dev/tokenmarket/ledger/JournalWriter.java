@@ -1,12 +1,7 @@
 package dev.tokenmarket.ledger;
 
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyManager;
 import org.postgresql.util.PSQLException;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -14,7 +9,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Collection;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -142,34 +136,27 @@ final class JournalWriter {
                 ? uuidsAnswered(c, "select id from journal_entries where id = any(?)", drafts.stream().map(EntryDraft::id).toList())
                 : Set.of();
         Set<UUID> written = new HashSet<>();
-        StringBuilder entries = new StringBuilder(drafts.size() * 512);
-        StringBuilder postings = new StringBuilder(drafts.size() * 3 * 64);
+        BinaryCopyRows entries = new BinaryCopyRows(drafts.size() * 400);
+        BinaryCopyRows postings = new BinaryCopyRows(drafts.size() * 3 * 48);
         for (EntryDraft d : drafts) {
             if (existing.contains(d.id()) || !written.add(d.id())) {
                 continue;
             }
             d.checkBalanced();
-            String id = d.id().toString();
-            entries.append(id).append('\t');
-            copyText(entries, d.code()).append('\t');
-            copyText(entries, d.description()).append('\t');
-            copyText(entries, d.metadataJson()).append('\t');
-            entries.append("\\\\x").append(HexFormat.of().formatHex(d.requestSha256())).append('\t');
-            entries.append(d.postings().size()).append('\t');
-            entries.append(d.reversesEntryId() == null ? "\\N" : d.reversesEntryId().toString()).append('\n');
+            entries.row(7).uuid(d.id()).text(d.code()).text(d.description()).text(d.metadataJson())
+                    .bytea(d.requestSha256()).smallint(d.postings().size()).uuid(d.reversesEntryId());
             int seq = 0;
             for (Posting p : d.postings()) {
-                postings.append(id).append('\t').append(seq++).append('\t').append(p.accountId()).append('\t')
-                        .append(p.amountNanoUsd()).append('\n');
+                postings.row(4).uuid(d.id()).smallint(seq++).bigint(p.accountId()).bigint(p.amountNanoUsd());
                 addToDelta(deltas, p);
             }
         }
         if (written.isEmpty()) {
             return written;
         }
-        copyIn(c, "copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id) from stdin",
-                entries);
-        copyIn(c, "copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin", postings);
+        entries.copyIn(c, "copy journal_entries (id, code, description, metadata, request_sha256, posting_count, reverses_entry_id)"
+                + " from stdin (format binary)");
+        postings.copyIn(c, "copy postings (entry_id, seq, account_id, amount_nano_usd) from stdin (format binary)");
         return written;
     }
 
@@ -185,44 +172,6 @@ final class JournalWriter {
             }
         }
         return answered;
-    }
-
-    /** Runs {@code copy ... from stdin} with {@code rows} in COPY's text format. */
-    static void copyIn(Connection c, String copySql, CharSequence rows) throws SQLException {
-        CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
-        try {
-            copy.copyIn(copySql, new ByteArrayInputStream(rows.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (IOException e) {
-            throw new SQLException("could not stream rows to PostgreSQL: " + copySql, e);
-        }
-    }
-
-    /** Appends {@code value} escaped for COPY's text format. */
-    private static StringBuilder copyText(StringBuilder out, String value) {
-        if (!needsCopyEscape(value)) {
-            return out.append(value);
-        }
-        for (int i = 0; i < value.length(); i++) {
-            char ch = value.charAt(i);
-            switch (ch) {
-                case '\\' -> out.append("\\\\");
-                case '\t' -> out.append("\\t");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                default -> out.append(ch);
-            }
-        }
-        return out;
-    }
-
-    private static boolean needsCopyEscape(String value) {
-        for (int i = 0; i < value.length(); i++) {
-            char ch = value.charAt(i);
-            if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static void addToDelta(Map<Long, AccountDelta> deltas, Posting p) {

@@ -211,7 +211,7 @@ public class UsageSettlement {
         Set<UUID> captured = careful
                 ? JournalWriter.uuidsAnswered(c, "select hold_id from hold_captures where hold_id = any(?)", holdIds)
                 : Set.of();
-        StringBuilder rows = new StringBuilder(holdIds.size() * 96);
+        BinaryCopyRows rows = new BinaryCopyRows(holdIds.size() * 58);
         List<UUID> pending = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(
                 "select id, account_id, amount_nano_usd, status from holds where id = any(?)")) {
@@ -225,15 +225,14 @@ public class UsageSettlement {
                     } else if ("settling".equals(status) && !captured.contains(holdId)) {
                         long amount = rs.getLong(3);
                         UsageEvent event = byHold.get(holdId).event;
-                        rows.append(holdId).append('\t').append(event.eventId()).append('\t')
-                                .append(Math.min(event.costNanoUsd(), amount)).append('\n');
+                        rows.row(3).uuid(holdId).uuid(event.eventId()).bigint(Math.min(event.costNanoUsd(), amount));
                         release(deltas, rs.getLong(2), amount);
                     }
                 }
             }
         }
-        if (!rows.isEmpty()) {
-            JournalWriter.copyIn(c, "copy hold_captures (hold_id, entry_id, captured_nano_usd) from stdin", rows);
+        if (rows.rows() > 0) {
+            rows.copyIn(c, "copy hold_captures (hold_id, entry_id, captured_nano_usd) from stdin (format binary)");
         }
         if (pending.isEmpty()) {
             return;
