@@ -228,6 +228,7 @@ public class LedgerConsumer {
 
     private void settleAndCommit(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records) {
         List<UsageEvent> events = new ArrayList<>(records.count());
+        List<byte[]> canonicalJson = new ArrayList<>(records.count());
         Map<UsageEvent, ConsumerRecord<String, byte[]>> sources = new IdentityHashMap<>();
         List<DeadLetter> dead = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> record : records) {
@@ -236,14 +237,17 @@ public class LedgerConsumer {
                 if (record.value() == null) {
                     throw new UsageEventCodec.MalformedUsageEvent("the record has no value");
                 }
-                UsageEvent event = UsageEventCodec.fromJson(record.value());
+                // Nearly always in the encoder's form, read at once; anything else by the general parser.
+                UsageEvent canonical = UsageEventCodec.fromCanonicalJson(record.value());
+                UsageEvent event = canonical != null ? canonical : UsageEventCodec.fromJson(record.value());
                 events.add(event);
+                canonicalJson.add(canonical != null ? record.value() : null);
                 sources.put(event, record);
             } catch (UsageEventCodec.MalformedUsageEvent e) {
                 dead.add(new DeadLetter(record, null, "unparseable: " + e.getMessage()));
             }
         }
-        UsageSettlement.Outcome outcome = settlement.settle(events);
+        UsageSettlement.Outcome outcome = settlement.settle(events, canonicalJson);
         for (UsageSettlement.Rejected rejected : outcome.rejected()) {
             dead.add(new DeadLetter(sources.get(rejected.event()), rejected.event().eventId().toString(), rejected.reason()));
         }

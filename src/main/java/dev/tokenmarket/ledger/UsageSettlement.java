@@ -48,11 +48,16 @@ public class UsageSettlement {
     public record Outcome(int posted, int duplicates, List<Rejected> rejected) {
     }
 
-    /** Settles a batch: all of it in one transaction, or, when that fails, event by event to isolate the bad ones. */
-    public Outcome settle(List<UsageEvent> events) {
+    /**
+     * Settles a batch: all of it in one transaction, or, when that fails, event by event to isolate the bad
+     * ones. {@code canonicalJson} has, for each event, the bytes it came in when those are exactly its
+     * {@link UsageEventCodec#toJson canonical form} (the entry keeps their digest), or null to encode it.
+     */
+    public Outcome settle(List<UsageEvent> events, List<byte[]> canonicalJson) {
         List<Rejected> rejected = new ArrayList<>();
         Map<UUID, Prepared> prepared = new LinkedHashMap<>();
-        for (UsageEvent event : events) {
+        for (int i = 0; i < events.size(); i++) {
+            UsageEvent event = events.get(i);
             String problem = check(event);
             if (problem != null) {
                 rejected.add(new Rejected(event, problem));
@@ -60,7 +65,9 @@ public class UsageSettlement {
             }
             try {
                 // A batch may carry the same event twice (a producer retry); the first copy wins.
-                prepared.putIfAbsent(event.eventId(), prepare(event));
+                if (!prepared.containsKey(event.eventId())) {
+                    prepared.put(event.eventId(), prepare(event, canonicalJson.get(i)));
+                }
             } catch (RuntimeException e) {
                 rejected.add(new Rejected(event, e.getMessage()));
             }
@@ -125,7 +132,7 @@ public class UsageSettlement {
     private record Prepared(UsageEvent event, EntryDraft draft) {
     }
 
-    private Prepared prepare(UsageEvent e) {
+    private Prepared prepare(UsageEvent e, byte[] canonicalJson) {
         long wallet = accounts.walletOf(e.buyerOrgId());
         long payable = accounts.payableOf(e.providerOrgId());
         long revenue = accounts.platformRevenue();
@@ -143,7 +150,8 @@ public class UsageSettlement {
                 .append(",\"completion_tokens\":").append(e.completionTokens()).append('}');
         EntryDraft draft = new EntryDraft(e.eventId(), "usage",
                 "usage of " + e.model() + ": " + e.promptTokens() + " prompt + " + e.completionTokens() + " completion tokens",
-                metadata.toString(), digest(UsageEventCodec.toJson(e)), postings, null);
+                metadata.toString(), digest(canonicalJson != null ? canonicalJson
+                        : UsageEventCodec.toJson(e).getBytes(StandardCharsets.UTF_8)), postings, null);
         return new Prepared(e, draft);
     }
 
@@ -278,6 +286,10 @@ public class UsageSettlement {
     });
 
     static byte[] digest(String text) {
-        return SHA_256.get().digest(text.getBytes(StandardCharsets.UTF_8));
+        return digest(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static byte[] digest(byte[] bytes) {
+        return SHA_256.get().digest(bytes);
     }
 }

@@ -20,7 +20,7 @@ final class IsoInstants {
     }
 
     /** The instant of {@code yyyy-MM-ddTHH:mm:ss[.f{1,9}]Z}, or null when the text has another shape. */
-    private static Instant parseUtc(String t) {
+    static Instant parseUtc(String t) {
         int length = t.length();
         if (length < 20 || length > 30 || t.charAt(length - 1) != 'Z' || t.charAt(4) != '-' || t.charAt(7) != '-'
                 || t.charAt(10) != 'T' || t.charAt(13) != ':' || t.charAt(16) != ':') {

@@ -82,6 +82,15 @@ public final class UsageEventCodec {
         }
     }
 
+    /**
+     * The event when {@code json} is exactly what {@link #toJson} writes for it (what every gateway sends),
+     * so that those bytes are its canonical form as they are; null otherwise, for {@link #fromJson(byte[])}
+     * to read it however it is written, or to explain what is wrong with it.
+     */
+    public static UsageEvent fromCanonicalJson(byte[] json) {
+        return CanonicalUsageEventReader.read(json);
+    }
+
     /** The fields of an event as read, before they are checked. */
     private static final class Fields {
         Object schema, eventId, occurredAt, buyerOrgId, apiKeyId, endpointId, providerOrgId, model,

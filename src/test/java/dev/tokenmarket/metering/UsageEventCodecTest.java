@@ -4,7 +4,9 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Random;
 import java.util.UUID;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -96,6 +98,115 @@ class UsageEventCodecTest {
         assertReason("field pricing.prompt is missing", WIRE.replace("\"pricing\":{", "\"pricing\":[1],\"x\":{"));
         assertReason("field cost is missing", WIRE.replace("\"cost\":\"0.000412\"", "\"cost\":{\"usd\":\"0.000412\"}"));
         assertReason("Invalid UUID", WIRE.replace("\"event_id\":\"01a2a6b0-0000-7000-8000-000000000001\"", "\"event_id\":\"gen-1\""));
+    }
+
+    @Test
+    void readsAtOnceExactlyTheBytesTheEncoderWritesAndNothingElse() throws Exception {
+        // The ledger keeps the digest of the bytes the canonical reader accepts as they came, as the digest of
+        // the event's encoding: so whatever it accepts must encode back to those very bytes, and it must
+        // accept what gateways send (plain model names, timings not negative), or the ledger loses the gain.
+        // An alteration can keep the form (another hex digit in a uuid): then it must still encode back.
+        Random random = new Random(20261129);
+        int plain = 0;
+        int alteredAccepted = 0;
+        for (int n = 0; n < 20_000; n++) {
+            UsageEvent event = randomEvent(random);
+            byte[] wire = UsageEventCodec.toJson(event).getBytes(StandardCharsets.UTF_8);
+            UsageEvent read = UsageEventCodec.fromCanonicalJson(wire);
+            if (isPlain(event)) {
+                plain++;
+                assertEquals(event, read, new String(wire, StandardCharsets.UTF_8));
+            } else if (read != null) {
+                assertEquals(event, read, new String(wire, StandardCharsets.UTF_8));
+            }
+            byte[] altered = alter(wire, random);
+            UsageEvent accepted = UsageEventCodec.fromCanonicalJson(altered);
+            if (accepted != null) {
+                alteredAccepted++;
+                String text = new String(altered, StandardCharsets.UTF_8);
+                assertEquals(text, UsageEventCodec.toJson(accepted), "accepted bytes the encoder does not write");
+                assertEquals(UsageEventCodec.fromJson(altered), accepted, text);
+            }
+        }
+        assertTrue(plain > 1_000 && alteredAccepted > 100, "plain events " + plain + ", alterations still in the form " + alteredAccepted);
+        assertEquals(null, UsageEventCodec.fromCanonicalJson(WIRE.getBytes(StandardCharsets.UTF_8)),
+                "a model name with escaped quotes goes to the general parser");
+        String plainWire = WIRE.replace("stories \\\"260k\\\"", "stories260k");
+        for (String[] respelled : new String[][] {{"01a2a6b0", "01A2A6B0"}, {"\"ttft_ms\":7", "\"ttft_ms\":7.0"}, {"stories260k", "stories\\u0032\\u0036\\u0030k"},
+                {"\"1.00\"", "\"1.0\""}, {"\"1.00\"", "\"1.000\""}, {"\"0.000412\"", "\"0.0004120\""},
+                {"09:30:00.123456Z", "09:30:00.123456000Z"}, {"09:30:00.123456Z", "09:30:00.1234560Z"},
+                {"\"ttft_ms\":7", "\"ttft_ms\": 7"}, {"\"length\"}", "\"length\"} "}}) {
+            String json = plainWire.replace(respelled[0], respelled[1]);
+            assertEquals(null, UsageEventCodec.fromCanonicalJson(json.getBytes(StandardCharsets.UTF_8)), json);
+            assertEquals(UsageEventCodec.fromJson(plainWire), UsageEventCodec.fromJson(json), "the general parser reads it: " + json);
+        }
+    }
+
+    /** What a gateway sends: printable ASCII names, timings of 0 to 18 digits, years of four digits. */
+    private static boolean isPlain(UsageEvent e) {
+        return e.model().chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                && e.finishReason().chars().allMatch(c -> c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                && LongStream.of(e.ttftMs(), e.generationMs(), e.latencyMs()).allMatch(t -> t >= 0 && t < 1_000_000_000_000_000_000L)
+                && e.occurredAt().isBefore(Instant.parse("9999-12-31T23:59:59.999999999Z"));
+    }
+
+    private static UsageEvent randomEvent(Random r) {
+        String[] models = {"stories260k", "llama-3.1-70b-instruct", "org/model:v2 (beta)", "mod\u00e8le", "tab\there",
+                "quote\"d", "back\\slash", "", "x".repeat(300), "del\u007f"};
+        String[] reasons = {"stop", "length", "cancelled", "error", "", "ünï"};
+        long[] amounts = {0, 1, 10, 999_999_999L, 1_000_000_000L, 1_500_000_000L, 20_600L, 412_000L, 123_456_789_012L,
+                1_000_000_000L * 1_000_000_000L};
+        Instant occurred = switch (r.nextInt(4)) {
+            case 0 -> Instant.ofEpochSecond(1_700_000_000L + r.nextInt(100_000_000));
+            case 1 -> Instant.ofEpochSecond(1_700_000_000L + r.nextInt(100_000_000), r.nextInt(1000) * 1_000_000L);
+            case 2 -> Instant.ofEpochSecond(r.nextLong(-62_000_000_000L, 300_000_000_000L), r.nextInt(1_000_000) * 1000L);
+            default -> Instant.ofEpochSecond(1_700_000_000L + r.nextInt(100_000_000), r.nextInt(1_000_000_000));
+        };
+        long[] timings = new long[3];
+        for (int i = 0; i < 3; i++) {
+            timings[i] = switch (r.nextInt(5)) {
+                case 0 -> 0;
+                case 1 -> -r.nextInt(100);
+                case 2 -> r.nextLong(0, Long.MAX_VALUE);
+                default -> r.nextInt(100_000);
+            };
+        }
+        return new UsageEvent(randomUuid(r), occurred, randomUuid(r), randomUuid(r), randomUuid(r), randomUuid(r),
+                models[r.nextInt(models.length)], r.nextInt(4) == 0 ? Integer.MAX_VALUE : r.nextInt(10_000),
+                r.nextInt(100_000), amounts[r.nextInt(amounts.length)], amounts[r.nextInt(amounts.length)],
+                amounts[r.nextInt(amounts.length)], amounts[r.nextInt(amounts.length)], randomUuid(r),
+                timings[0], timings[1], timings[2], reasons[r.nextInt(reasons.length)]);
+    }
+
+    private static UUID randomUuid(Random r) {
+        return r.nextBoolean() ? new UUID(r.nextLong(), r.nextLong()) : new UUID(r.nextInt(16), r.nextInt(3));
+    }
+
+    /** The bytes with one byte replaced, removed or added somewhere, by a byte that often means something in the form. */
+    private static byte[] alter(byte[] wire, Random r) {
+        byte[] choices = "0123456789abcdefABCDEF.-:TZ\" \\{}[],nul\t\u00ff".getBytes(StandardCharsets.ISO_8859_1);
+        byte b = choices[r.nextInt(choices.length)];
+        int at = r.nextInt(wire.length);
+        return switch (r.nextInt(3)) {
+            case 0 -> {
+                byte[] out = wire.clone();
+                out[at] = b;
+                yield out;
+            }
+            case 1 -> {
+                byte[] out = new byte[wire.length - 1];
+                System.arraycopy(wire, 0, out, 0, at);
+                System.arraycopy(wire, at + 1, out, at, wire.length - at - 1);
+                yield out;
+            }
+            default -> {
+                byte[] out = new byte[wire.length + 1];
+                System.arraycopy(wire, 0, out, 0, at);
+                out[at] = b;
+                System.arraycopy(wire, at, out, at + 1, wire.length - at);
+                yield out;
+            }
+        };
     }
 
     private static void assertReason(String expected, byte[] json) {
