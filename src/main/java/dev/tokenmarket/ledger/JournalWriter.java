@@ -122,26 +122,27 @@ final class JournalWriter {
     /**
      * The settlement's bulk path: writes the drafts with COPY (the entries, then all their postings), which
      * PostgreSQL loads without parsing arrays, speculative inserts or returning rows; {@link #insertEntries}
-     * does the same with INSERT. Answers the ids written.
+     * does the same with INSERT. Answers the drafts written.
      * <p>
-     * With {@code skipPosted} the drafts whose id is already posted are looked up first and left out.
-     * Without it none is expected to be (a batch of fresh events, the usual case, then saves looking up
-     * every id), and one that is fails the COPY with {@link #isAlreadyPosted an "already posted" error}:
-     * the transaction is lost and the caller writes the batch again with {@code skipPosted}. That is also
-     * what an id posted by someone else between the look-up and the COPY causes.
+     * With {@code skipPosted} the drafts whose id is already posted are looked up first and left out, and
+     * so are repeats of an id. Without it none is expected (a batch of fresh events, the usual case, then
+     * saves looking up every id, and all the drafts are written), and one that is posted or repeated fails
+     * the COPY with {@link #isAlreadyPosted an "already posted" error}: the transaction is lost and the
+     * caller writes the batch again with {@code skipPosted}. That is also what an id posted by someone else
+     * between the look-up and the COPY causes.
      */
-    static Set<UUID> copyEntries(Connection c, List<EntryDraft> drafts, boolean skipPosted, Map<Long, AccountDelta> deltas)
-            throws SQLException {
-        Set<UUID> existing = skipPosted
-                ? uuidsAnswered(c, "select id from journal_entries where id = any(?)", drafts.stream().map(EntryDraft::id).toList())
-                : Set.of();
-        Set<UUID> written = new HashSet<>();
-        BinaryCopyRows entries = new BinaryCopyRows(drafts.size() * 400);
-        BinaryCopyRows postings = new BinaryCopyRows(drafts.size() * 3 * 48);
-        for (EntryDraft d : drafts) {
-            if (existing.contains(d.id()) || !written.add(d.id())) {
-                continue;
-            }
+    static List<EntryDraft> copyEntries(Connection c, List<EntryDraft> drafts, boolean skipPosted,
+                                        Map<Long, AccountDelta> deltas) throws SQLException {
+        List<EntryDraft> written = drafts;
+        if (skipPosted) {
+            // The ids posted already, then each id as it is taken: a draft whose id is in it is left out.
+            Set<UUID> taken = uuidsAnswered(c, "select id from journal_entries where id = any(?)",
+                    drafts.stream().map(EntryDraft::id).toList());
+            written = drafts.stream().filter(d -> taken.add(d.id())).toList();
+        }
+        BinaryCopyRows entries = new BinaryCopyRows(written.size() * 400);
+        BinaryCopyRows postings = new BinaryCopyRows(written.size() * 3 * 48);
+        for (EntryDraft d : written) {
             d.checkBalanced();
             entries.row(7).uuid(d.id()).text(d.code()).text(d.description()).text(d.metadataJson())
                     .bytea(d.requestSha256()).smallint(d.postings().size()).uuid(d.reversesEntryId());

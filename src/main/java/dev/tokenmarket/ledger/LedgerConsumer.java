@@ -229,7 +229,7 @@ public class LedgerConsumer {
     private void settleAndCommit(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records) {
         List<UsageEvent> events = new ArrayList<>(records.count());
         List<byte[]> canonicalJson = new ArrayList<>(records.count());
-        Map<UsageEvent, ConsumerRecord<String, byte[]>> sources = new IdentityHashMap<>();
+        Map<UsageEvent, ConsumerRecord<String, byte[]>> sources = new IdentityHashMap<>(records.count());
         List<DeadLetter> dead = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> record : records) {
             try {

@@ -19,6 +19,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,7 @@ public class UsageSettlement {
      */
     public Outcome settle(List<UsageEvent> events, List<byte[]> canonicalJson) {
         List<Rejected> rejected = new ArrayList<>();
-        Map<UUID, Prepared> prepared = new LinkedHashMap<>();
+        Map<UUID, Prepared> prepared = LinkedHashMap.newLinkedHashMap(events.size());
         for (int i = 0; i < events.size(); i++) {
             UsageEvent event = events.get(i);
             String problem = check(event);
@@ -188,11 +189,17 @@ public class UsageSettlement {
             }
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
-            Set<UUID> inserted = JournalWriter.copyEntries(c, drafts, careful, deltas);
+            List<EntryDraft> written = JournalWriter.copyEntries(c, drafts, careful, deltas);
+            if (written.size() == batch.size()) {
+                captureHolds(c, batch, careful, deltas);
+                JournalWriter.applyDeltas(c, deltas);
+                return new BatchResult(batch.size(), List.of());
+            }
+            Set<UUID> inserted = HashSet.newHashSet(written.size());
+            written.forEach(d -> inserted.add(d.id()));
             captureHolds(c, batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList(), careful, deltas);
             JournalWriter.applyDeltas(c, deltas);
-            List<Rejected> conflicts = inserted.size() == batch.size() ? List.of() : conflicts(c, batch, inserted);
-            return new BatchResult(inserted.size(), conflicts);
+            return new BatchResult(inserted.size(), conflicts(c, batch, inserted));
         }
     }
 
@@ -211,7 +218,7 @@ public class UsageSettlement {
         if (posted.isEmpty()) {
             return;
         }
-        Map<UUID, Prepared> byHold = new LinkedHashMap<>();
+        Map<UUID, Prepared> byHold = LinkedHashMap.newLinkedHashMap(posted.size());
         for (Prepared p : posted) {
             byHold.putIfAbsent(p.event.holdId(), p);
         }
