@@ -98,6 +98,9 @@ class LedgerCrashIT {
         }
         Map<String, Long> costByBuyer = new HashMap<>();
         Random random = new Random(7);
+        // The events wait as a backlog while they are produced: settlement, faster than the producer, would
+        // otherwise post them all before the kill could come.
+        application.setSettlementPaused(ADMIN_KEY, true);
         try (UsageEvents usage = new UsageEvents(infrastructure.kafka().bootstrapServers())) {
             for (int i = 0; i < EVENTS; i++) {
                 String buyer = buyers.get(i % BUYERS);
@@ -107,6 +110,7 @@ class LedgerCrashIT {
             }
             usage.flush();
         }
+        application.setSettlementPaused(ADMIN_KEY, false);
 
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20)).until(() -> usageEntries() > 0);
         application.kill();

@@ -123,6 +123,22 @@ public final class PackagedApplication implements AutoCloseable {
                 .header("Authorization", "Bearer " + key).contentType(ContentType.JSON);
     }
 
+    /**
+     * Flips the settlement switch with an admin key and, for a pause, waits until every consumer thread has
+     * applied it (between batches), so that nothing settles from then on.
+     */
+    public void setSettlementPaused(String adminKey, boolean paused) throws InterruptedException {
+        as(adminKey).post("/api/ledger/settlement/" + (paused ? "pause" : "resume")).then().statusCode(200);
+        while (paused) {
+            Map<String, Integer> replica = as(adminKey).get("/api/ledger/settlement").then().statusCode(200)
+                    .extract().path("this_replica");
+            if (replica.get("consumers_paused").equals(replica.get("consumers"))) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+    }
+
     /** A graceful stop (SIGTERM), as an operator stops it. */
     public void stop() throws InterruptedException {
         if (process != null && process.isAlive()) {

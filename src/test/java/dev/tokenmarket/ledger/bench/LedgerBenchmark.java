@@ -161,11 +161,11 @@ public final class LedgerBenchmark {
         if (warmupEvents > 0) {
             settle(warmupEvents, 0);
         }
-        setSettlementPaused(app, true);
+        app.setSettlementPaused(ADMIN_KEY, true);
         produceBacklog(events);
         ServerWork beforeDrain = serverWork();
         Timestamp resumedAt = databaseNow();
-        setSettlementPaused(app, false);
+        app.setSettlementPaused(ADMIN_KEY, false);
         awaitUsageEntries(warmupEvents + events);
         double drained = drainRate(resumedAt, events);
         System.out.printf(Locale.ROOT, "the drain: %s%n", serverWork().since(beforeDrain, events));
@@ -389,19 +389,6 @@ public final class LedgerBenchmark {
              ResultSet rs = s.executeQuery("select clock_timestamp()")) {
             rs.next();
             return rs.getTimestamp(1);
-        }
-    }
-
-    /** Flips the settlement switch and, for a pause, waits until every consumer thread has applied it. */
-    private static void setSettlementPaused(PackagedApplication app, boolean paused) throws InterruptedException {
-        app.as(ADMIN_KEY).post("/api/ledger/settlement/" + (paused ? "pause" : "resume")).then().statusCode(200);
-        while (paused) {
-            Map<String, Integer> replica = app.as(ADMIN_KEY).get("/api/ledger/settlement").then().statusCode(200)
-                    .extract().path("this_replica");
-            if (replica.get("consumers_paused").equals(replica.get("consumers"))) {
-                return;
-            }
-            Thread.sleep(50);
         }
     }
 
