@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 public final class UsageEvents implements AutoCloseable {
 
     public static final int FEE_BPS = 500;
+    private static final String MODEL = "stories260k";
 
     private final KafkaProducer<String, String> producer;
 
@@ -47,25 +48,20 @@ public final class UsageEvents implements AutoCloseable {
     public static UsageEvent event(String buyerOrgId, String providerOrgId, int promptTokens, int completionTokens) {
         // Time-ordered event and hold ids, as the gateway's are.
         UUID eventId = TimeOrderedIds.next();
-        return event(eventId, buyerOrgId, providerOrgId, promptTokens, completionTokens, TimeOrderedIds.next());
+        return event(eventId, MODEL, buyerOrgId, providerOrgId, promptTokens, completionTokens, TimeOrderedIds.next());
     }
 
     /** The same for a hold the test placed itself. */
     public static UsageEvent event(String buyerOrgId, String providerOrgId, int promptTokens, int completionTokens,
                                    UUID holdId) {
-        return event(TimeOrderedIds.next(), buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
+        return event(TimeOrderedIds.next(), MODEL, buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
     }
 
-    /** The same for a model of another name (the others are all "stories260k"). */
+    /** The same for a model of another name (the others are all {@value #MODEL}). */
     public static UsageEvent event(String model, String buyerOrgId, String providerOrgId, int promptTokens,
                                    int completionTokens) {
         return event(TimeOrderedIds.next(), model, buyerOrgId, providerOrgId, promptTokens, completionTokens,
                 TimeOrderedIds.next());
-    }
-
-    private static UsageEvent event(UUID eventId, String buyerOrgId, String providerOrgId, int promptTokens,
-                                    int completionTokens, UUID holdId) {
-        return event(eventId, "stories260k", buyerOrgId, providerOrgId, promptTokens, completionTokens, holdId);
     }
 
     private static UsageEvent event(UUID eventId, String model, String buyerOrgId, String providerOrgId,
