@@ -15,21 +15,16 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
+import io.vertx.core.Vertx;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ConnectException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * Serves a request through any OpenAI-compatible server. A streaming request is proxied token by token
@@ -50,14 +45,30 @@ public class OpenAiUpstream {
     @ConfigProperty(name = "tokenmarket.gateway.first-byte-timeout", defaultValue = "PT30S")
     Duration firstByteTimeout;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
-            .version(HttpClient.Version.HTTP_1_1).build();
+    @Inject
+    Vertx vertx;
 
     @Inject
     SecretBox secrets;
 
     @Inject
     ReferenceBackend reference;
+
+    private UpstreamHttp http;
+
+    @PostConstruct
+    void createClient() {
+        http = new UpstreamHttp(vertx, CONNECT_TIMEOUT, firstByteTimeout);
+    }
+
+    @PreDestroy
+    void closeClient() {
+        http.close();
+    }
+
+    /** A request ready to send: where, with which key, and its JSON body. */
+    private record UpstreamRequest(String url, String authorization, byte[] json) {
+    }
 
     /** Accumulates one choice of the upstream's answer. */
     private static final class ChoiceText {
@@ -68,11 +79,11 @@ public class OpenAiUpstream {
 
     public Served serve(Offer offer, CompletionCall call, int maxTokens, TokenSink sink, long startedNanos)
             throws UpstreamFailure {
-        HttpRequest request = request(offer, call, maxTokens);
+        UpstreamRequest request = request(offer, call, maxTokens);
         return call.stream() ? streamed(offer, call, request, sink, startedNanos) : whole(offer, call, request, startedNanos);
     }
 
-    private HttpRequest request(Offer offer, CompletionCall call, int maxTokens) {
+    private UpstreamRequest request(Offer offer, CompletionCall call, int maxTokens) {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", offer.backendModel());
         if (call.chat()) {
@@ -129,21 +140,18 @@ public class OpenAiUpstream {
             body.put("stream", true);
             body.putObject("stream_options").put("include_usage", true);
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(offer.backendUrl() + (call.chat() ? "/chat/completions" : "/completions")))
-                .timeout(firstByteTimeout)
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
-        if (offer.backendApiKeyEncrypted() != null) {
-            request.header("Authorization", "Bearer " + secrets.decrypt(offer.backendApiKeyEncrypted()));
-        }
-        return request.build();
+        String authorization = offer.backendApiKeyEncrypted() == null ? null
+                : "Bearer " + secrets.decrypt(offer.backendApiKeyEncrypted());
+        return new UpstreamRequest(offer.backendUrl() + (call.chat() ? "/chat/completions" : "/completions"), authorization,
+                body.toString().getBytes(StandardCharsets.UTF_8));
     }
 
-    private <T> HttpResponse<T> send(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler) throws UpstreamFailure {
-        HttpResponse<T> response;
+    /** Sends the request and answers the upstream's 2xx answer, ready to read whole or as lines. */
+    private UpstreamHttp.Answer send(Offer offer, UpstreamRequest request, boolean lines) throws UpstreamFailure {
+        UpstreamHttp.Answer answer;
         try {
-            response = sendAgainIfClosedUnanswered(offer, request, handler);
-        } catch (HttpTimeoutException e) {
+            answer = sendAgainIfClosedUnanswered(offer, request, lines);
+        } catch (UpstreamHttp.NoAnswerInTime e) {
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " sent nothing within " + firstByteTimeout.toMillis() + " ms", e);
         } catch (IOException e) {
             throw new UpstreamFailure("upstream " + offer.backendUrl() + " is unreachable: " + e.getMessage(), e);
@@ -151,45 +159,49 @@ public class OpenAiUpstream {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure("interrupted while waiting for the upstream", e);
         }
-        if (response.statusCode() / 100 != 2) {
-            if (response.body() instanceof Stream<?> lines) {
-                lines.close();
-            }
-            throw new UpstreamFailure("upstream " + offer.backendUrl() + " answered HTTP " + response.statusCode(), null);
+        if (answer.status() / 100 != 2) {
+            answer.close();
+            throw new UpstreamFailure("upstream " + offer.backendUrl() + " answered HTTP " + answer.status(), null);
         }
-        return response;
+        return answer;
     }
 
     /**
      * Sends the request, and again when the connection closed without any answer: a kept-alive connection
-     * the upstream had just closed (its idle timeout or connection limit), which the JDK client retries by
-     * itself only for GET. Proxies and browsers retry this case the same way; nothing was answered, so
+     * the upstream had just closed (its idle timeout or connection limit) that the client took from its
+     * pool before noticing. Proxies and browsers retry this case the same way; nothing was answered, so
      * nothing was served or billed for the failed attempt. Each failed attempt drops one dead connection from
      * the pool, and after a burst an upstream may have closed many, hence a few attempts. A timeout or a
      * refused connection is not retried here (the next candidate is tried instead).
      */
-    private <T> HttpResponse<T> sendAgainIfClosedUnanswered(Offer offer, HttpRequest request, HttpResponse.BodyHandler<T> handler)
+    private UpstreamHttp.Answer sendAgainIfClosedUnanswered(Offer offer, UpstreamRequest request, boolean lines)
             throws IOException, InterruptedException {
         for (int attempt = 1; ; attempt++) {
             try {
-                return http.send(request, handler);
-            } catch (HttpTimeoutException | ConnectException e) {
-                throw e;
-            } catch (IOException e) {
+                return http.post(request.url(), request.authorization(), request.json(), lines);
+            } catch (UpstreamHttp.ClosedWithoutAnswer e) {
                 if (attempt == UNANSWERED_ATTEMPTS_MAX) {
                     throw e;
                 }
-                LOG.debugf("upstream %s closed the connection without answering (%s); sending again", offer.backendUrl(), e.getMessage());
+                LOG.debugf("upstream %s closed the connection without answering; sending again", offer.backendUrl());
             }
         }
     }
 
-    private Served whole(Offer offer, CompletionCall call, HttpRequest request, long startedNanos) throws UpstreamFailure {
-        HttpResponse<String> response = send(offer, request, HttpResponse.BodyHandlers.ofString());
+    private Served whole(Offer offer, CompletionCall call, UpstreamRequest request, long startedNanos) throws UpstreamFailure {
+        String text;
+        try (UpstreamHttp.Answer response = send(offer, request, false)) {
+            text = response.text();
+        } catch (IOException e) {
+            throw new UpstreamFailure("upstream " + offer.backendUrl() + " broke off its answer: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpstreamFailure("interrupted while reading the upstream's answer", e);
+        }
         long ttft = System.nanoTime() - startedNanos;
         JsonNode answer;
         try {
-            answer = JSON.readTree(response.body());
+            answer = JSON.readTree(text);
         } catch (IOException e) {
             throw new UpstreamFailure("upstream answered something other than JSON", e);
         }
@@ -212,18 +224,16 @@ public class OpenAiUpstream {
      * Proxies the upstream's stream. Until the first token reaches the client a failure is an
      * {@link UpstreamFailure} (another endpoint may take over); after it, a {@link MidStreamFailure}.
      */
-    private Served streamed(Offer offer, CompletionCall call, HttpRequest request, TokenSink sink, long startedNanos)
+    private Served streamed(Offer offer, CompletionCall call, UpstreamRequest request, TokenSink sink, long startedNanos)
             throws UpstreamFailure {
-        HttpResponse<Stream<String>> response = send(offer, request, HttpResponse.BodyHandlers.ofLines());
         TreeMap<Integer, ChoiceText> choices = new TreeMap<>();
         JsonNode usage = null;
         long ttft = 0;
         boolean cancelled = false;
         boolean done = false;
-        try (Stream<String> lines = response.body()) {
-            Iterator<String> it = lines.iterator();
-            while (!done && !cancelled && it.hasNext()) {
-                String line = it.next();
+        try (UpstreamHttp.Answer response = send(offer, request, true)) {
+            String line;
+            while (!done && !cancelled && (line = response.nextLine()) != null) {
                 if (!line.startsWith("data:")) {
                     continue;
                 }
@@ -268,14 +278,18 @@ public class OpenAiUpstream {
                         open = sink.accept(index, "", tokens.get(t));
                     }
                     if (!open) {
-                        // Closing the stream closes the connection: the upstream stops generating.
+                        // Closing the connection is how the upstream learns the client left: it stops generating.
+                        response.cancel();
                         cancelled = true;
                         break;
                     }
                 }
             }
-        } catch (UncheckedIOException e) {
-            throw fail("upstream connection broke: " + e.getCause().getMessage(), ttft, call, choices, usage);
+        } catch (IOException e) {
+            throw fail("upstream connection broke: " + e.getMessage(), ttft, call, choices, usage);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw fail("interrupted while reading the upstream's stream", ttft, call, choices, usage);
         }
         if (!done && !cancelled) {
             throw fail("upstream ended its stream without [DONE]", ttft, call, choices, usage);

@@ -1,16 +1,26 @@
 package dev.tokenmarket.gateway;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.ServerSentEvents;
 import dev.tokenmarket.testing.TestUpstream.Behaviour;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.math.BigDecimal;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -31,6 +41,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 @WithTestResource(TokenmarketInfrastructure.class)
 class UpstreamProxyTest extends UpstreamMarketTest {
+
+    @TestHTTPResource("/v1/chat/completions")
+    URI chatUrl;
 
     private String upstreamEndpoint(String price) {
         String id = Market.endpoint(provider, price, price, 8, Map.of("type", "openai", "url", upstream.url(),
@@ -268,6 +281,46 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() ->
                 as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions").statusCode() == 200);
         Market.awaitSettled(buyer);
+        Market.assertLedgerBalanced();
+    }
+
+    @Test
+    void shouldCloseTheUpstreamsStreamAndBillOnlyTheDeliveredTokensWhenTheClientDisconnects() throws Exception {
+        // Proves a buyer who leaves mid-stream stops the provider's generation too, and pays for what was produced.
+        String endpoint = upstreamEndpoint("1000.00");
+        upstream.behave(Behaviour.SERVE_SLOWLY);
+        HttpClient client = HttpClient.newHttpClient();
+        HttpRequest request = HttpRequest.newBuilder(chatUrl)
+                .header("Authorization", "Bearer " + buyer.key())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(new ObjectMapper()
+                        .writeValueAsString(streamed(chat(200, Market.only(endpoint))))))
+                .build();
+        HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, response.statusCode());
+        String id = response.headers().firstValue("X-Generation-Id").orElseThrow();
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            int dataLines = 0;
+            while (dataLines < 3) {
+                String line = reader.readLine();
+                assertNotNull(line, "the stream ended before its third chunk");
+                if (line.startsWith("data:")) {
+                    dataLines++;
+                }
+            }
+        }
+        client.close();
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> upstream.streamsCutByTheClient() == 1);
+        JsonPath generation = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+                .until(() -> as(buyer.key()).queryParam("id", id).get("/v1/generation"), r -> r.statusCode() == 200)
+                .jsonPath();
+        assertEquals(true, generation.getBoolean("data.cancelled"));
+        int completionTokens = generation.getInt("data.completion_tokens");
+        assertTrue(completionTokens >= 3 && completionTokens < 100, "stopped soon after the client left: " + completionTokens);
+        Market.awaitSettled(buyer);
+        assertEquals(0, Market.paidSince(buyer, "5.00").compareTo(usd(generation.getString("data.cost"))),
+                "billed exactly the generation's cost");
         Market.assertLedgerBalanced();
     }
 

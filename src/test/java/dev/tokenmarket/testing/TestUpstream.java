@@ -45,6 +45,8 @@ public final class TestUpstream implements AutoCloseable {
         HANG,
         /** Stream three tokens, then end the stream without finishing it. */
         BREAK_AFTER_THREE_TOKENS,
+        /** Stream with 20 ms between tokens, as a real model does, and stop when the client is gone. */
+        SERVE_SLOWLY,
         /**
          * Close the next request's connection without answering (as a server does with a kept-alive
          * connection it has just timed out), then serve again.
@@ -58,6 +60,7 @@ public final class TestUpstream implements AutoCloseable {
     private final HttpServer server;
     private volatile Behaviour behaviour = Behaviour.SERVE;
     private final AtomicInteger requests = new AtomicInteger();
+    private final AtomicInteger streamsCut = new AtomicInteger();
     private volatile JsonNode lastBody;
 
     private static synchronized ReferenceEngine engine() {
@@ -89,6 +92,11 @@ public final class TestUpstream implements AutoCloseable {
     /** The body of the last request received (null before the first). */
     public JsonNode lastBody() {
         return lastBody;
+    }
+
+    /** Streams that ended early because the client (the gateway) closed the connection. */
+    public int streamsCutByTheClient() {
+        return streamsCut.get();
     }
 
     /** Requests received so far. */
@@ -180,6 +188,7 @@ public final class TestUpstream implements AutoCloseable {
         OutputStream out = exchange.getResponseBody();
         AtomicInteger sent = new AtomicInteger();
         AtomicInteger textOffset = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
         GenerationResult result = engine().generate(request, options, token -> {
             String piece = token.text();
             if (piece.isEmpty() && (!options.logprobs() || token.tokenId() < 0)) {
@@ -201,14 +210,25 @@ public final class TestUpstream implements AutoCloseable {
             }
             textOffset.addAndGet(piece.length());
             try {
+                if (now == Behaviour.SERVE_SLOWLY) {
+                    Thread.sleep(20);
+                }
                 out.write(("data: " + chunk + "\n\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 sent.incrementAndGet();
                 return true;
             } catch (IOException e) {
+                cut.set(true);
+                streamsCut.incrementAndGet();
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 return false;
             }
         }).result();
+        if (cut.get()) {
+            return;
+        }
         if (now == Behaviour.BREAK_AFTER_THREE_TOKENS) {
             // The stream stops without a finish reason or [DONE], as when an upstream crashes mid-answer.
             out.close();
