@@ -106,14 +106,11 @@ public class SpotFlow {
     /** Writes of concurrent requests share a transaction up to this many. */
     private static final int GROUP_COMMIT_BATCH_MAX = 256;
 
-    private record HoldRequest(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt) {
-    }
-
     private record Metering(UsageEvent event, boolean streamed, boolean cancelled, KeyLimits.Admission admission,
                             int tokens) {
     }
 
-    private GroupCommit<HoldRequest, Boolean> holds;
+    private GroupCommit<Ledger.HoldDraft, Boolean> holds;
     private GroupCommit<Metering, Boolean> meterings;
 
     @PostConstruct
@@ -129,19 +126,14 @@ public class SpotFlow {
         meterings.close();
     }
 
-    /** Places each hold (or answers false when its wallet cannot cover it); accounts in id order, to avoid deadlocks. */
-    private static List<Boolean> placeHolds(Connection c, List<HoldRequest> requests) throws SQLException {
-        Integer[] order = new Integer[requests.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+    /** Places the holds of a group of requests (each false when its wallet cannot cover it) in three statements. */
+    private static List<Boolean> placeHolds(Connection c, List<Ledger.HoldDraft> requests) throws SQLException {
+        boolean[] placed = Ledger.reserveAll(c, requests);
+        List<Boolean> answers = new ArrayList<>(placed.length);
+        for (boolean p : placed) {
+            answers.add(p);
         }
-        java.util.Arrays.sort(order, java.util.Comparator.comparingLong(i -> requests.get(i).accountId()));
-        Boolean[] placed = new Boolean[requests.size()];
-        for (int i : order) {
-            HoldRequest h = requests.get(i);
-            placed[i] = Ledger.reserve(c, h.holdId(), h.accountId(), h.amountNanoUsd(), h.reference(), h.expiresAt());
-        }
-        return java.util.Arrays.asList(placed);
+        return answers;
     }
 
     /** The metering writes of a group of requests, each kind of row in one round trip. */
@@ -306,7 +298,7 @@ public class SpotFlow {
         order.requestCounted = true;
         boolean placed;
         try {
-            placed = holds.submit(new HoldRequest(holdId, order.wallet, holdNanoUsd,
+            placed = holds.submit(new Ledger.HoldDraft(holdId, order.wallet, holdNanoUsd,
                     "generation " + GenerationIds.format(order.generationId), Instant.now().plus(holdTtl)));
         } catch (RuntimeException e) {
             keyLimits.release(order.admission);

@@ -231,37 +231,79 @@ public class Ledger {
         }
     }
 
+    /** Places one hold on {@code c} in the caller's transaction; false (and nothing written) when the available balance is smaller. */
+    static boolean reserve(Connection c, UUID holdId, long accountId, long amountNanoUsd, String reference,
+                           Instant expiresAt) throws SQLException {
+        return reserveAll(c, List.of(new HoldDraft(holdId, accountId, amountNanoUsd, reference, expiresAt)))[0];
+    }
+
+    /** A hold to place with {@link #reserveAll}. */
+    public record HoldDraft(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt) {
+    }
+
     /**
-     * Places a hold on {@code c} in the caller's transaction, so the gateway can place the holds of many
-     * concurrent requests in one commit. False (and nothing written) when the available balance is smaller.
+     * Places many holds on {@code c} in the caller's transaction with three statements, however many there
+     * are: their accounts are locked (in id order, as every writer of accounts locks them) and read; each hold
+     * is placed, in the given order, when what its account has left after the holds before it covers it;
+     * then the accounts' held amounts and the placed holds are written. Answers, per draft, whether it was
+     * placed. The database's no-overdraft check still stands behind the arithmetic here.
      */
-    public static boolean reserve(Connection c, UUID holdId, long accountId, long amountNanoUsd, String reference,
-                                  Instant expiresAt) throws SQLException {
-        if (amountNanoUsd <= 0) {
-            throw new LedgerInvariantViolation("hold amount must be positive, was " + amountNanoUsd);
+    public static boolean[] reserveAll(Connection c, List<HoldDraft> drafts) throws SQLException {
+        long[] accountIds = drafts.stream().mapToLong(HoldDraft::accountId).distinct().sorted().toArray();
+        Map<Long, Long> available = new HashMap<>(accountIds.length * 2);
+        try (PreparedStatement ps = c.prepareStatement("""
+                select id, no_overdraft, credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd + credit_limit_nano_usd
+                from ledger_accounts where id = any(?) order by id for update""")) {
+            ps.setArray(1, c.createArrayOf("int8", Arrays.stream(accountIds).boxed().toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    // An account without the no-overdraft rule takes any hold.
+                    available.put(rs.getLong(1), rs.getBoolean(2) ? rs.getLong(3) : Long.MAX_VALUE);
+                }
+            }
+        }
+        boolean[] placed = new boolean[drafts.size()];
+        Map<Long, Long> heldMore = new HashMap<>(accountIds.length * 2);
+        List<HoldDraft> written = new ArrayList<>(drafts.size());
+        for (int i = 0; i < placed.length; i++) {
+            HoldDraft d = drafts.get(i);
+            if (d.amountNanoUsd() <= 0) {
+                throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
+            }
+            Long left = available.get(d.accountId());
+            if (left == null || left < d.amountNanoUsd()) {
+                continue;
+            }
+            if (left != Long.MAX_VALUE) {
+                available.put(d.accountId(), left - d.amountNanoUsd());
+            }
+            heldMore.merge(d.accountId(), d.amountNanoUsd(), Math::addExact);
+            written.add(d);
+            placed[i] = true;
+        }
+        if (written.isEmpty()) {
+            return placed;
         }
         try (PreparedStatement ps = c.prepareStatement("""
-                update ledger_accounts set held_nano_usd = held_nano_usd + ?
-                where id = ? and (not no_overdraft
-                      or credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd - ? + credit_limit_nano_usd >= 0)""")) {
-            ps.setLong(1, amountNanoUsd);
-            ps.setLong(2, accountId);
-            ps.setLong(3, amountNanoUsd);
-            if (ps.executeUpdate() == 0) {
-                return false;
-            }
+                update ledger_accounts a set held_nano_usd = a.held_nano_usd + t.amount
+                from unnest(?::bigint[], ?::bigint[]) as t (id, amount) where a.id = t.id""")) {
+            ps.setArray(1, c.createArrayOf("int8", heldMore.keySet().toArray()));
+            ps.setArray(2, c.createArrayOf("int8", heldMore.values().toArray()));
+            ps.executeUpdate();
         }
         try (PreparedStatement ps = c.prepareStatement("""
                 insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
-                values (?, ?, ?, 'pending', ?, ?)""")) {
-            ps.setObject(1, holdId);
-            ps.setLong(2, accountId);
-            ps.setLong(3, amountNanoUsd);
-            ps.setString(4, reference);
-            ps.setTimestamp(5, Timestamp.from(expiresAt));
+                select id, account_id, amount, 'pending', reference, expires_at::timestamptz
+                from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+                    as t (id, account_id, amount, reference, expires_at)""")) {
+            ps.setArray(1, c.createArrayOf("uuid", written.stream().map(HoldDraft::holdId).toArray()));
+            ps.setArray(2, c.createArrayOf("int8", written.stream().map(HoldDraft::accountId).toArray()));
+            ps.setArray(3, c.createArrayOf("int8", written.stream().map(HoldDraft::amountNanoUsd).toArray()));
+            ps.setArray(4, c.createArrayOf("text", written.stream().map(HoldDraft::reference).toArray()));
+            ps.setArray(5, c.createArrayOf("text", written.stream().map(d -> d.expiresAt().toString()).toArray()));
             ps.executeUpdate();
         }
-        return true;
+        return placed;
     }
 
     /**

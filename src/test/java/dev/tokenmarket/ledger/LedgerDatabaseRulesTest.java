@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.sql.SQLWarning;
 import java.sql.Savepoint;
 import java.sql.Statement;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -134,6 +135,51 @@ class LedgerDatabaseRulesTest {
         assertEquals("23514", refused.getSQLState());
         assertTrue(refused.getMessage().contains("no_overdraft_check"), refused.getMessage());
         assertEquals("1.00", Market.balance(buyer).get("available"));
+    }
+
+    @Test
+    void holdsPlacedTogetherAreEachPlacedOnlyWhenWhatTheOnesBeforeThemLeftCoversThem() throws Exception {
+        // The gateway places the holds of concurrent requests in one statement per kind: a group must never
+        // hold more than the wallet has, and a smaller hold after a refused one still fits.
+        Org buyer = Market.org("rules buyer 7", "buyer");
+        Market.funded(buyer, "1.00");
+        long wallet = walletOf(buyer);
+        long nanoUsd = 1_000_000_000L;
+        Instant expires = Instant.now().plusSeconds(600);
+        List<Ledger.HoldDraft> drafts = List.of(
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 600_000_000L, "first", expires),
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 500_000_000L, "too big for what is left", expires),
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 400_000_000L, "exactly what is left", expires),
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 1, "nothing left", expires));
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                boolean[] placed = Ledger.reserveAll(c, drafts);
+                assertEquals(List.of(true, false, true, false), List.of(placed[0], placed[1], placed[2], placed[3]));
+                try (PreparedStatement ps = c.prepareStatement("select held_nano_usd from ledger_accounts where id = ?")) {
+                    ps.setLong(1, wallet);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        assertTrue(rs.next());
+                        assertEquals(nanoUsd, rs.getLong(1), "the wallet holds exactly its whole balance");
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement(
+                        "select reference from holds where account_id = ? and status = 'pending' order by amount_nano_usd desc")) {
+                    ps.setLong(1, wallet);
+                    List<String> references = new ArrayList<>();
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            references.add(rs.getString(1));
+                        }
+                    }
+                    assertEquals(List.of("first", "exactly what is left"), references);
+                }
+            } finally {
+                c.rollback();
+                c.setAutoCommit(true);
+            }
+        }
+        assertEquals("1.00", Market.balance(buyer).get("available"), "rolled back: nothing held");
     }
 
     @Test
