@@ -243,7 +243,8 @@ public class Ledger {
 
     /**
      * Places many holds on {@code c} in the caller's transaction with three statements, however many there
-     * are: their accounts are locked (in id order, as every writer of accounts locks them) and read; each hold
+     * are: their accounts are locked (in id order, as every writer of accounts locks them, and no more than
+     * the update needs: settlement's postings may still reference them meanwhile) and read; each hold
      * is placed, in the given order, when what its account has left after the holds before it covers it;
      * then the accounts' held amounts and the placed holds are written. Answers, per draft, whether it was
      * placed. The database's no-overdraft check still stands behind the arithmetic here.
@@ -253,7 +254,7 @@ public class Ledger {
         Map<Long, Long> available = new HashMap<>(accountIds.length * 2);
         try (PreparedStatement ps = c.prepareStatement("""
                 select id, no_overdraft, credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd + credit_limit_nano_usd
-                from ledger_accounts where id = any(?) order by id for update""")) {
+                from ledger_accounts where id = any(?) order by id for no key update""")) {
             ps.setArray(1, c.createArrayOf("int8", Arrays.stream(accountIds).boxed().toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
