@@ -10,14 +10,13 @@ import dev.tokenmarket.inference.GeneratedToken;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.SamplingParameter;
+import io.vertx.core.Vertx;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
-
-import io.vertx.core.Vertx;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
