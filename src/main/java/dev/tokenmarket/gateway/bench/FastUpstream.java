@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * completion (whole, or as 8 stream chunks with usage), so that what the benchmark measures is the
  * gateway in front of it, not inference. It is a load-test fixture, never a product backend. It runs on one
  * Vert.x event loop: it shares the machine with the gateway it measures, so it should cost as little
- * CPU as it can (the JDK's HTTP server it replaced took several times more per request).
+ * CPU as it can (see the load generator in {@link GatewayBenchmark}).
  */
 public final class FastUpstream implements AutoCloseable {
 
