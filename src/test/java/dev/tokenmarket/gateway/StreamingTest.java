@@ -11,14 +11,7 @@ import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +21,6 @@ import static dev.tokenmarket.testing.Market.usd;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -158,29 +150,10 @@ class StreamingTest {
         String endpointId = Market.endpoint(provider, "1000.00", "1000.00", 4,
                 Map.of("type", "reference", "max_tokens_per_second", 20));
         Market.funded(buyer, "5.00");
-        HttpClient client = HttpClient.newHttpClient();
-        HttpRequest request = HttpRequest.newBuilder(chatUrl)
-                .header("Authorization", "Bearer " + buyer.key())
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
-                        Map.of("model", Market.MODEL, "max_tokens", 200, "stream", true,
-                                "messages", List.of(Map.of("role", "user", "content", "")),
-                                "provider", Market.only(endpointId)))))
-                .build();
-        HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        assertEquals(200, response.statusCode());
-        String id = response.headers().firstValue("X-Generation-Id").orElseThrow();
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-            int dataLines = 0;
-            while (dataLines < 5) {
-                String line = reader.readLine();
-                assertNotNull(line);
-                if (line.startsWith("data:")) {
-                    dataLines++;
-                }
-            }
-        }
-        client.close();
+        String id = ServerSentEvents.readChunksThenLeave(chatUrl, buyer.key(),
+                Map.of("model", Market.MODEL, "max_tokens", 200, "stream", true,
+                        "messages", List.of(Map.of("role", "user", "content", "")),
+                        "provider", Market.only(endpointId)), 5);
 
         Map<String, Object> generation = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
                 .until(() -> {

@@ -1,6 +1,5 @@
 package dev.tokenmarket.gateway;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.ServerSentEvents;
 import dev.tokenmarket.testing.TestUpstream.Behaviour;
@@ -12,15 +11,8 @@ import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.math.BigDecimal;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -289,27 +281,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         // Proves a buyer who leaves mid-stream stops the provider's generation too, and pays for what was produced.
         String endpoint = upstreamEndpoint("1000.00");
         upstream.behave(Behaviour.SERVE_SLOWLY);
-        HttpClient client = HttpClient.newHttpClient();
-        HttpRequest request = HttpRequest.newBuilder(chatUrl)
-                .header("Authorization", "Bearer " + buyer.key())
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(new ObjectMapper()
-                        .writeValueAsString(streamed(chat(200, Market.only(endpoint))))))
-                .build();
-        HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        assertEquals(200, response.statusCode());
-        String id = response.headers().firstValue("X-Generation-Id").orElseThrow();
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-            int dataLines = 0;
-            while (dataLines < 3) {
-                String line = reader.readLine();
-                assertNotNull(line, "the stream ended before its third chunk");
-                if (line.startsWith("data:")) {
-                    dataLines++;
-                }
-            }
-        }
-        client.close();
+        String id = ServerSentEvents.readChunksThenLeave(chatUrl, buyer.key(), streamed(chat(200, Market.only(endpoint))), 3);
 
         await().atMost(Duration.ofSeconds(20)).until(() -> upstream.streamsCutByTheClient() == 1);
         JsonPath generation = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))

@@ -1,9 +1,22 @@
 package dev.tokenmarket.testing;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.restassured.path.json.JsonPath;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /** Reads a whole server-sent-event body the way an OpenAI client does. */
 public record ServerSentEvents(List<String> data, int comments) {
@@ -19,6 +32,35 @@ public record ServerSentEvents(List<String> data, int comments) {
             }
         }
         return new ServerSentEvents(data, comments);
+    }
+
+    /**
+     * A client that leaves mid-stream: posts {@code body} (a streaming request) to {@code url} as {@code key},
+     * reads {@code chunks} data lines, then closes its connection. Answers the generation id.
+     */
+    public static String readChunksThenLeave(URI url, String key, Object body, int chunks)
+            throws IOException, InterruptedException {
+        try (HttpClient client = HttpClient.newHttpClient()) {
+            HttpRequest request = HttpRequest.newBuilder(url)
+                    .header("Authorization", "Bearer " + key)
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(new ObjectMapper().writeValueAsString(body)))
+                    .build();
+            HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            assertEquals(200, response.statusCode());
+            String id = response.headers().firstValue("X-Generation-Id").orElseThrow();
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+                int dataLines = 0;
+                while (dataLines < chunks) {
+                    String line = reader.readLine();
+                    assertNotNull(line, "the stream ended before its chunk " + chunks);
+                    if (line.startsWith("data:")) {
+                        dataLines++;
+                    }
+                }
+            }
+            return id;
+        }
     }
 
     /** The JSON chunks, without the closing [DONE]. */
