@@ -259,7 +259,7 @@ final class UpstreamHttp implements AutoCloseable {
          */
         @Override
         public void close() {
-            if (finished || !lines || parser == null) {
+            if (finished || parser == null) { // no parser: read whole, or an error status (its body is drained)
                 return;
             }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(END_WAIT_MS);
