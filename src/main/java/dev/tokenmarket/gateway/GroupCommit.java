@@ -1,5 +1,6 @@
 package dev.tokenmarket.gateway;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import org.jboss.logging.Logger;
 
 import javax.sql.DataSource;
@@ -12,6 +13,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Group commit: the per-request writes of concurrent requests run in one shared transaction and one
@@ -20,15 +22,23 @@ import java.util.concurrent.TimeUnit;
  * waits for nobody. Each request still gets its own answer; when a batch fails as a whole (a deadlock, a
  * broken connection) its items are retried one transaction each, so one bad item cannot fail the others.
  *
+ * <p>A batch's commands go to the database as one statement on a connection in autocommit mode
+ * ({@link OneRoundTrip}): PostgreSQL runs them as one implicit transaction and commits it before it answers,
+ * so a batch costs one round trip, commit included.
+ *
  * @param <T> one request's write
  * @param <R> its answer
  */
 final class GroupCommit<T, R> implements AutoCloseable {
 
-    /** Writes a batch on {@code c} (autocommit off) and answers one result per item, in order. */
+    /** Plans the writing of a batch: its commands, and how to answer each item once they ran. */
     @FunctionalInterface
     interface Writer<T, R> {
-        List<R> write(Connection c, List<T> items) throws SQLException;
+        Batch<R> plan(List<T> items);
+    }
+
+    /** A batch's commands, and its answers (one per item, in order), to read once the commands ran. */
+    record Batch<R>(List<OneRoundTrip.Command> commands, Supplier<List<R>> answers) {
     }
 
     private record Pending<T, R>(T item, CompletableFuture<R> answer) {
@@ -107,28 +117,20 @@ final class GroupCommit<T, R> implements AutoCloseable {
         batch.forEach(p -> items.add(p.item()));
         List<R> results;
         try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                results = writer.write(c, items);
-                if (results.size() != items.size()) {
-                    throw new IllegalStateException("writer answered " + results.size() + " results for " + items.size() + " items");
-                }
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                if (batch.size() == 1) {
-                    batch.getFirst().answer().completeExceptionally(e instanceof RuntimeException r ? r
-                            : new IllegalStateException("write failed: " + e.getMessage(), e));
-                } else {
-                    LOG.debugf("batch of %d failed (%s); retrying one by one", batch.size(), e.getMessage());
-                }
-                return false;
-            } finally {
-                c.setAutoCommit(true);
+            // Each statement commits on its own: the batch is one statement, so it commits whole or not at all.
+            c.setAutoCommit(true);
+            Batch<R> planned = writer.plan(items);
+            OneRoundTrip.run(c, planned.commands());
+            results = planned.answers().get();
+            if (results.size() != items.size()) {
+                throw new IllegalStateException("writer answered " + results.size() + " results for " + items.size() + " items");
             }
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             if (batch.size() == 1) {
-                batch.getFirst().answer().completeExceptionally(new IllegalStateException("write failed: " + e.getMessage(), e));
+                batch.getFirst().answer().completeExceptionally(e instanceof RuntimeException r ? r
+                        : new IllegalStateException("write failed: " + e.getMessage(), e));
+            } else {
+                LOG.debugf("batch of %d failed (%s); retrying one by one", batch.size(), e.getMessage());
             }
             return false;
         }

@@ -1,6 +1,7 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import io.agroal.api.AgroalDataSource;
@@ -19,6 +20,9 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.temporal.TemporalAdjusters;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -221,36 +225,59 @@ public class KeyLimits {
     public void release(Admission admission) {
         if (admission != null) {
             try (Connection c = dataSource.getConnection()) {
-                correct(c, admission, 0, 0);
+                OneRoundTrip.run(c, corrections(List.of(new Correction(admission, 0, 0))));
             } catch (SQLException e) {
                 throw new IllegalStateException("could not release the reservation of key " + admission.keyId(), e);
             }
         }
     }
 
-    /** Corrects the reservation to the actual usage on {@code c}, in the metering transaction. */
-    static void correct(Connection c, Admission a, long tokens, long costNanoUsd) throws SQLException {
-        if (a == null) {
-            return;
+    /** A reservation and the request's actual usage, to correct it to. */
+    record Correction(Admission admission, long tokens, long costNanoUsd) {
+    }
+
+    /**
+     * The commands that correct reservations to the actual usage (in the metering transaction): one update of
+     * one window each, in the order every writer of a key's windows locks them (by key, the minute before the
+     * spend window, as {@link #admit} does), so that corrections and admissions never wait for each other in a
+     * circle.
+     */
+    static List<OneRoundTrip.Command> corrections(List<Correction> corrections) {
+        List<WindowGiveBack> giveBacks = new ArrayList<>();
+        for (Correction c : corrections) {
+            Admission a = c.admission();
+            if (a == null) {
+                continue;
+            }
+            if (a.minuteStart() != null) {
+                giveBacks.add(new WindowGiveBack("tokens", "minute", a.keyId(), a.minuteStart(), a.tokensReserved() - c.tokens()));
+            }
+            if (a.spendWindowStart() != null) {
+                giveBacks.add(new WindowGiveBack("spend_nano_usd", "spend", a.keyId(), a.spendWindowStart(),
+                        a.spendReservedNanoUsd() - c.costNanoUsd()));
+            }
         }
-        if (a.minuteStart() != null) {
-            subtract(c, "tokens", "minute", a.keyId(), a.minuteStart(), a.tokensReserved() - tokens);
-        }
-        if (a.spendWindowStart() != null) {
-            subtract(c, "spend_nano_usd", "spend", a.keyId(), a.spendWindowStart(), a.spendReservedNanoUsd() - costNanoUsd);
-        }
+        giveBacks.sort(Comparator.comparing(WindowGiveBack::keyId).thenComparing(WindowGiveBack::kind)
+                .thenComparing(WindowGiveBack::windowStart));
+        return List.copyOf(giveBacks);
     }
 
     /** Gives back {@code amount} of a reservation in one window; {@code column} is one of two fixed names. */
-    private static void subtract(Connection c, String column, String kind, UUID keyId, Instant windowStart, long amount)
-            throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("update api_key_usage_windows set " + column + " = greatest(0, "
-                + column + " - ?) where api_key_id = ? and kind = ? and window_start = ?")) {
-            ps.setLong(1, amount);
-            ps.setObject(2, keyId);
-            ps.setString(3, kind);
-            ps.setTimestamp(4, Timestamp.from(windowStart));
-            ps.executeUpdate();
+    private record WindowGiveBack(String column, String kind, UUID keyId, Instant windowStart, long amount)
+            implements OneRoundTrip.Command {
+        @Override
+        public String sql() {
+            return "update api_key_usage_windows set " + column + " = greatest(0, " + column
+                    + " - ?) where api_key_id = ? and kind = ? and window_start = ?";
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            ps.setLong(first, amount);
+            ps.setObject(first + 1, keyId);
+            ps.setString(first + 2, kind);
+            ps.setTimestamp(first + 3, Timestamp.from(windowStart));
+            return 4;
         }
     }
 

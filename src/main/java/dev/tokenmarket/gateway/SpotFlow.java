@@ -13,6 +13,7 @@ import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageOutbox;
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.platform.TimeOrderedIds;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
@@ -36,7 +37,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -123,7 +123,7 @@ public class SpotFlow {
 
     @PostConstruct
     void startGroupCommits() {
-        writes = new GroupCommit<>("spot-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::write, outbox::committed);
+        writes = new GroupCommit<>("spot-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::plan, outbox::committed);
     }
 
     @PreDestroy
@@ -131,8 +131,11 @@ public class SpotFlow {
         writes.close();
     }
 
-    /** A group's holds (each answered false when its wallet cannot cover it), then its meterings (answered true). */
-    private static List<Boolean> write(Connection c, List<Write> group) throws SQLException {
+    /**
+     * A group's holds (each answered false when its wallet cannot cover it), then its meterings (answered
+     * true), as one statement: one round trip and one transaction, commit included.
+     */
+    private static GroupCommit.Batch<Boolean> plan(List<Write> group) {
         List<Ledger.HoldDraft> holds = new ArrayList<>(group.size());
         List<Metering> meterings = new ArrayList<>(group.size());
         for (Write w : group) {
@@ -141,31 +144,34 @@ public class SpotFlow {
                 case Metering m -> meterings.add(m);
             }
         }
-        boolean[] placed = holds.isEmpty() ? new boolean[0] : Ledger.reserveAll(c, holds);
-        if (!meterings.isEmpty()) {
-            writeMeterings(c, meterings);
+        List<OneRoundTrip.Command> commands = new ArrayList<>();
+        Ledger.PlaceHolds placing = new Ledger.PlaceHolds(holds);
+        if (!holds.isEmpty()) {
+            commands.add(placing);
         }
-        List<Boolean> answers = new ArrayList<>(group.size());
-        int hold = 0;
-        for (Write w : group) {
-            answers.add(w instanceof HoldPlacement ? placed[hold++] : Boolean.TRUE);
-        }
-        return answers;
-    }
-
-    /** The metering writes of a group of requests, each kind of row in one round trip. */
-    private static void writeMeterings(Connection c, List<Metering> meterings) throws SQLException {
         List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
-        insertGenerations(c, meterings);
-        Set<UUID> settling = Ledger.markSettling(c, events.stream().map(UsageEvent::holdId).toList());
-        for (Metering m : meterings) {
-            if (!settling.contains(m.event().holdId())) {
-                // Only a hold that outlived its TTL gets here; the usage is still recorded and settled.
-                LOG.warnf("hold %s of generation %s was no longer pending when metered", m.event().holdId(), m.event().eventId());
-            }
-            KeyLimits.correct(c, m.admission(), m.tokens(), m.event().costNanoUsd());
+        Ledger.MarkSettling settling = new Ledger.MarkSettling(events.stream().map(UsageEvent::holdId).toList());
+        if (!meterings.isEmpty()) {
+            commands.add(new InsertGenerations(meterings));
+            commands.add(settling);
+            commands.addAll(KeyLimits.corrections(meterings.stream()
+                    .map(m -> new KeyLimits.Correction(m.admission(), m.tokens(), m.event().costNanoUsd())).toList()));
+            commands.add(new UsageOutbox.InsertEvents(events));
         }
-        UsageOutbox.insertAll(c, events);
+        return new GroupCommit.Batch<>(commands, () -> {
+            for (UsageEvent e : events) {
+                if (!settling.settling().contains(e.holdId())) {
+                    // Only a hold that outlived its TTL gets here; the usage is still recorded and settled.
+                    LOG.warnf("hold %s of generation %s was no longer pending when metered", e.holdId(), e.eventId());
+                }
+            }
+            List<Boolean> answers = new ArrayList<>(group.size());
+            int hold = 0;
+            for (Write w : group) {
+                answers.add(w instanceof HoldPlacement ? placing.placed()[hold++] : Boolean.TRUE);
+            }
+            return answers;
+        });
     }
 
     /**
@@ -450,36 +456,43 @@ public class SpotFlow {
         return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
     }
 
-    private static void insertGenerations(Connection c, List<Metering> meterings) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("""
-                     insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
-                         prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
-                         cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
-                     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
-            for (Metering m : meterings) {
-                UsageEvent e = m.event();
-                ps.setObject(1, e.eventId());
-                ps.setObject(2, e.buyerOrgId());
-                ps.setObject(3, e.apiKeyId());
-                ps.setObject(4, e.endpointId());
-                ps.setObject(5, e.providerOrgId());
-                ps.setString(6, e.model());
-                ps.setInt(7, e.promptTokens());
-                ps.setInt(8, e.completionTokens());
-                ps.setLong(9, e.promptPriceNanoUsdPerMillionTokens());
-                ps.setLong(10, e.completionPriceNanoUsdPerMillionTokens());
-                ps.setLong(11, e.costNanoUsd());
-                ps.setLong(12, e.feeNanoUsd());
-                ps.setObject(13, e.holdId());
-                ps.setString(14, e.finishReason());
-                ps.setBoolean(15, m.streamed());
-                ps.setBoolean(16, m.cancelled());
-                ps.setInt(17, (int) e.latencyMs());
-                ps.setInt(18, (int) e.ttftMs());
-                ps.setInt(19, (int) e.generationMs());
-                ps.addBatch();
-            }
-            ps.executeBatch();
+    /** The generation rows of a group's meterings, one command whatever their number. */
+    private record InsertGenerations(List<Metering> meterings) implements OneRoundTrip.Command {
+        @Override
+        public String sql() {
+            return """
+                    insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
+                        prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
+                        cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
+                    select * from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::int[], ?::int[],
+                        ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::uuid[], ?::text[], ?::boolean[], ?::boolean[],
+                        ?::int[], ?::int[], ?::int[])""";
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
+            int i = first;
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::eventId).toArray()));
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::buyerOrgId).toArray()));
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::apiKeyId).toArray()));
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::endpointId).toArray()));
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::providerOrgId).toArray()));
+            ps.setArray(i++, c.createArrayOf("text", events.stream().map(UsageEvent::model).toArray()));
+            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(UsageEvent::promptTokens).toArray()));
+            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(UsageEvent::completionTokens).toArray()));
+            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::promptPriceNanoUsdPerMillionTokens).toArray()));
+            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::completionPriceNanoUsdPerMillionTokens).toArray()));
+            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::costNanoUsd).toArray()));
+            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::feeNanoUsd).toArray()));
+            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::holdId).toArray()));
+            ps.setArray(i++, c.createArrayOf("text", events.stream().map(UsageEvent::finishReason).toArray()));
+            ps.setArray(i++, c.createArrayOf("bool", meterings.stream().map(Metering::streamed).toArray()));
+            ps.setArray(i++, c.createArrayOf("bool", meterings.stream().map(Metering::cancelled).toArray()));
+            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.latencyMs()).toArray()));
+            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.ttftMs()).toArray()));
+            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.generationMs()).toArray()));
+            return i - first;
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import io.agroal.api.AgroalDataSource;
@@ -16,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -241,69 +243,64 @@ public class Ledger {
     }
 
     /**
-     * Places many holds on {@code c} in the caller's transaction with three statements, however many there
-     * are: their accounts are locked (in id order, as every writer of accounts locks them, and no more than
-     * the update needs: settlement's postings may still reference them meanwhile) and read; each hold
-     * is placed, in the given order, when what its account has left after the holds before it covers it;
-     * then the accounts' held amounts and the placed holds are written. Answers, per draft, whether it was
-     * placed. The database's no-overdraft check still stands behind the arithmetic here.
+     * Places many holds on {@code c} in the caller's transaction with one call of the database's
+     * {@code place_holds} (migration V14), however many there are: their accounts are locked (in id order, as
+     * every writer of accounts locks them, and no more than the update needs: settlement's postings may still
+     * reference them meanwhile) and read; each hold is placed, in the given order, when what its account has
+     * left after the holds placed before it covers it; then the accounts' held amounts and the placed holds are
+     * written. Answers, per draft, whether it was placed. The database's no-overdraft check still stands
+     * behind that arithmetic.
      */
     public static boolean[] reserveAll(Connection c, List<HoldDraft> drafts) throws SQLException {
-        long[] accountIds = drafts.stream().mapToLong(HoldDraft::accountId).distinct().sorted().toArray();
-        Map<Long, Long> available = new HashMap<>(accountIds.length * 2);
-        try (PreparedStatement ps = c.prepareStatement("""
-                select id, no_overdraft, credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd + credit_limit_nano_usd
-                from ledger_accounts where id = any(?) order by id for no key update""")) {
-            ps.setArray(1, c.createArrayOf("int8", Arrays.stream(accountIds).boxed().toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    // An account without the no-overdraft rule takes any hold.
-                    available.put(rs.getLong(1), rs.getBoolean(2) ? rs.getLong(3) : Long.MAX_VALUE);
+        PlaceHolds placing = new PlaceHolds(drafts);
+        OneRoundTrip.run(c, List.of(placing));
+        return placing.placed();
+    }
+
+    /** {@link #reserveAll} as a command, to send with others in {@link OneRoundTrip}; answers {@link #placed()}. */
+    public static final class PlaceHolds implements OneRoundTrip.Command {
+        private final List<HoldDraft> drafts;
+        private boolean[] placed;
+
+        public PlaceHolds(List<HoldDraft> drafts) {
+            for (HoldDraft d : drafts) {
+                if (d.amountNanoUsd() <= 0) {
+                    throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
                 }
             }
+            this.drafts = drafts;
         }
-        boolean[] placed = new boolean[drafts.size()];
-        Map<Long, Long> heldMore = new HashMap<>(accountIds.length * 2);
-        List<HoldDraft> written = new ArrayList<>(drafts.size());
-        for (int i = 0; i < placed.length; i++) {
-            HoldDraft d = drafts.get(i);
-            if (d.amountNanoUsd() <= 0) {
-                throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
-            }
-            Long left = available.get(d.accountId());
-            if (left == null || left < d.amountNanoUsd()) {
-                continue;
-            }
-            if (left != Long.MAX_VALUE) {
-                available.put(d.accountId(), left - d.amountNanoUsd());
-            }
-            heldMore.merge(d.accountId(), d.amountNanoUsd(), Math::addExact);
-            written.add(d);
-            placed[i] = true;
+
+        @Override
+        public String sql() {
+            return "select place_holds(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[])";
         }
-        if (written.isEmpty()) {
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            ps.setArray(first, c.createArrayOf("uuid", drafts.stream().map(HoldDraft::holdId).toArray()));
+            ps.setArray(first + 1, c.createArrayOf("int8", drafts.stream().map(HoldDraft::accountId).toArray()));
+            ps.setArray(first + 2, c.createArrayOf("int8", drafts.stream().map(HoldDraft::amountNanoUsd).toArray()));
+            ps.setArray(first + 3, c.createArrayOf("text", drafts.stream().map(HoldDraft::reference).toArray()));
+            // As ISO-8601 text, which PostgreSQL reads as a timestamptz whatever the session's time zone.
+            ps.setArray(first + 4, c.createArrayOf("text", drafts.stream().map(d -> d.expiresAt().toString()).toArray()));
+            return 5;
+        }
+
+        @Override
+        public void read(ResultSet rows) throws SQLException {
+            rows.next();
+            Boolean[] answered = (Boolean[]) rows.getArray(1).getArray();
+            placed = new boolean[drafts.size()];
+            for (int i = 0; i < placed.length; i++) {
+                placed[i] = answered[i];
+            }
+        }
+
+        /** Per draft, whether it was placed. */
+        public boolean[] placed() {
             return placed;
         }
-        try (PreparedStatement ps = c.prepareStatement("""
-                update ledger_accounts a set held_nano_usd = a.held_nano_usd + t.amount
-                from unnest(?::bigint[], ?::bigint[]) as t (id, amount) where a.id = t.id""")) {
-            ps.setArray(1, c.createArrayOf("int8", heldMore.keySet().toArray()));
-            ps.setArray(2, c.createArrayOf("int8", heldMore.values().toArray()));
-            ps.executeUpdate();
-        }
-        try (PreparedStatement ps = c.prepareStatement("""
-                insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
-                select id, account_id, amount, 'pending', reference, expires_at::timestamptz
-                from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
-                    as t (id, account_id, amount, reference, expires_at)""")) {
-            ps.setArray(1, c.createArrayOf("uuid", written.stream().map(HoldDraft::holdId).toArray()));
-            ps.setArray(2, c.createArrayOf("int8", written.stream().map(HoldDraft::accountId).toArray()));
-            ps.setArray(3, c.createArrayOf("int8", written.stream().map(HoldDraft::amountNanoUsd).toArray()));
-            ps.setArray(4, c.createArrayOf("text", written.stream().map(HoldDraft::reference).toArray()));
-            ps.setArray(5, c.createArrayOf("text", written.stream().map(d -> d.expiresAt().toString()).toArray()));
-            ps.executeUpdate();
-        }
-        return placed;
     }
 
     /**
@@ -312,8 +309,42 @@ public class Ledger {
      * recorded and will be settled. Answers those that were pending and now are.
      */
     public static Set<UUID> markSettling(Connection c, List<UUID> holdIds) throws SQLException {
-        return JournalWriter.uuidsAnswered(c,
-                "update holds set status = 'settling' where id = any(?) and status = 'pending' returning id", holdIds);
+        MarkSettling marking = new MarkSettling(holdIds);
+        OneRoundTrip.run(c, List.of(marking));
+        return marking.settling();
+    }
+
+    /** {@link #markSettling} as a command, to send with others in {@link OneRoundTrip}. */
+    public static final class MarkSettling implements OneRoundTrip.Command {
+        private final List<UUID> holdIds;
+        private final Set<UUID> settling = new HashSet<>();
+
+        public MarkSettling(List<UUID> holdIds) {
+            this.holdIds = holdIds;
+        }
+
+        @Override
+        public String sql() {
+            return "update holds set status = 'settling' where id = any(?::uuid[]) and status = 'pending' returning id";
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            ps.setArray(first, c.createArrayOf("uuid", holdIds.toArray()));
+            return 1;
+        }
+
+        @Override
+        public void read(ResultSet rows) throws SQLException {
+            while (rows.next()) {
+                settling.add(rows.getObject(1, UUID.class));
+            }
+        }
+
+        /** The holds that were pending and now are settling. */
+        public Set<UUID> settling() {
+            return settling;
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.tokenmarket.metering;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -8,6 +9,7 @@ import jakarta.transaction.Transactional;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.List;
 
 /** Durable record of usage events not yet acknowledged by Kafka (the transactional outbox). */
 @ApplicationScoped
@@ -32,20 +34,36 @@ public class UsageOutbox {
 
     /** Records the event on {@code c} in the caller's transaction; call {@link #committed()} after the commit. */
     public static void insert(Connection c, UsageEvent event) throws SQLException {
-        insertAll(c, java.util.List.of(event));
+        insertAll(c, List.of(event));
     }
 
     /** {@link #insert} for several events in one round trip. */
-    public static void insertAll(Connection c, java.util.List<UsageEvent> events) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "insert into usage_outbox (event_id, buyer_org_id, payload) values (?, ?, ?::jsonb)")) {
-            for (UsageEvent event : events) {
-                ps.setObject(1, event.eventId());
-                ps.setObject(2, event.buyerOrgId());
-                ps.setString(3, UsageEventCodec.toJson(event));
-                ps.addBatch();
-            }
-            ps.executeBatch();
+    public static void insertAll(Connection c, List<UsageEvent> events) throws SQLException {
+        OneRoundTrip.run(c, List.of(new InsertEvents(events)));
+    }
+
+    /** {@link #insertAll} as a command, to send with others in {@link OneRoundTrip}. */
+    public static final class InsertEvents implements OneRoundTrip.Command {
+        private final List<UsageEvent> events;
+
+        public InsertEvents(List<UsageEvent> events) {
+            this.events = events;
+        }
+
+        @Override
+        public String sql() {
+            return """
+                    insert into usage_outbox (event_id, buyer_org_id, payload)
+                    select e.event_id, e.buyer_org_id, e.payload::jsonb
+                    from unnest(?::uuid[], ?::uuid[], ?::text[]) as e (event_id, buyer_org_id, payload)""";
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            ps.setArray(first, c.createArrayOf("uuid", events.stream().map(UsageEvent::eventId).toArray()));
+            ps.setArray(first + 1, c.createArrayOf("uuid", events.stream().map(UsageEvent::buyerOrgId).toArray()));
+            ps.setArray(first + 2, c.createArrayOf("text", events.stream().map(UsageEventCodec::toJson).toArray()));
+            return 3;
         }
     }
 

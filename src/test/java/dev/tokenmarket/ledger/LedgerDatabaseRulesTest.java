@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
@@ -39,6 +40,9 @@ class LedgerDatabaseRulesTest {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    Ledger ledger;
 
     @AfterEach
     void ledgerStillBalances() {
@@ -139,8 +143,8 @@ class LedgerDatabaseRulesTest {
 
     @Test
     void holdsPlacedTogetherAreEachPlacedOnlyWhenWhatTheOnesBeforeThemLeftCoversThem() throws Exception {
-        // The gateway places the holds of concurrent requests in one statement per kind: a group must never
-        // hold more than the wallet has, and a smaller hold after a refused one still fits.
+        // The gateway places the holds of concurrent requests in one call: a group must never hold more than
+        // the wallet has, and a smaller hold after a refused one still fits.
         Org buyer = Market.org("rules buyer 7", "buyer");
         Market.funded(buyer, "1.00");
         long wallet = walletOf(buyer);
@@ -180,6 +184,53 @@ class LedgerDatabaseRulesTest {
             }
         }
         assertEquals("1.00", Market.balance(buyer).get("available"), "rolled back: nothing held");
+    }
+
+    @Test
+    void holdsSentInOneRoundTripWithACommandThatFailsAreNotPlaced() throws Exception {
+        // The gateway's group commit sends a group's holds and meterings as one statement on an autocommit
+        // connection and relies on PostgreSQL running it as one transaction: all of it, or none of it.
+        Org buyer = Market.org("rules buyer 8", "buyer");
+        Market.funded(buyer, "1.00");
+        long wallet = walletOf(buyer);
+        UUID holdId = UUID.randomUUID();
+        Ledger.PlaceHolds placing = new Ledger.PlaceHolds(List.of(
+                new Ledger.HoldDraft(holdId, wallet, 600_000_000L, "placed, then undone", Instant.now().plusSeconds(600))));
+        OneRoundTrip.Command failing = new OneRoundTrip.Command() {
+            @Override
+            public String sql() {
+                return "select 1 / (? - 1)";
+            }
+
+            @Override
+            public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+                ps.setInt(first, 1);
+                return 1;
+            }
+        };
+        try (Connection c = dataSource.getConnection()) {
+            assertTrue(c.getAutoCommit());
+            SQLException divided = assertThrows(SQLException.class, () -> OneRoundTrip.run(c, List.of(placing, failing)));
+            assertEquals("22012", divided.getSQLState(), divided.getMessage());
+        }
+        assertEquals("1.00", Market.balance(buyer).get("available"), "the hold's amount is not held");
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select count(*) from holds where id = ?")) {
+            ps.setObject(1, holdId);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertTrue(rs.next());
+                assertEquals(0, rs.getInt(1), "the hold was not written");
+            }
+        }
+
+        // The same hold sent alone is placed: the failure above was the other command's, not the hold's.
+        try (Connection c = dataSource.getConnection()) {
+            OneRoundTrip.run(c, List.of(placing));
+        }
+        assertTrue(placing.placed()[0]);
+        assertEquals("0.40", Market.balance(buyer).get("available"), "0.60 of 1.00 held");
+        assertTrue(ledger.voidHold(holdId));
+        assertEquals("1.00", Market.balance(buyer).get("available"));
     }
 
     @Test
