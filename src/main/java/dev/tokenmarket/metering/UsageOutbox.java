@@ -34,15 +34,10 @@ public class UsageOutbox {
 
     /** Records the event on {@code c} in the caller's transaction; call {@link #committed()} after the commit. */
     public static void insert(Connection c, UsageEvent event) throws SQLException {
-        insertAll(c, List.of(event));
+        OneRoundTrip.run(c, List.of(new InsertEvents(List.of(event))));
     }
 
-    /** {@link #insert} for several events in one round trip. */
-    public static void insertAll(Connection c, List<UsageEvent> events) throws SQLException {
-        OneRoundTrip.run(c, List.of(new InsertEvents(events)));
-    }
-
-    /** {@link #insertAll} as a command, to send with others in {@link OneRoundTrip}. */
+    /** {@link #insert} for several events, as a command to send with others in {@link OneRoundTrip}. */
     public static final class InsertEvents implements OneRoundTrip.Command {
         private final List<UsageEvent> events;
 
