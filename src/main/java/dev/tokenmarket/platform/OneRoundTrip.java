@@ -37,6 +37,9 @@ public final class OneRoundTrip {
 
     /** Sends {@code commands} in one statement, then hands each command its rows, in order. */
     public static void run(Connection c, List<? extends Command> commands) throws SQLException {
+        if (commands.isEmpty()) {
+            return;
+        }
         StringJoiner sql = new StringJoiner(";\n");
         commands.forEach(command -> sql.add(command.sql()));
         try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
