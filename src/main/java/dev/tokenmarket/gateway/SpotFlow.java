@@ -150,7 +150,7 @@ public class SpotFlow {
             commands.add(placing);
         }
         List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
-        Ledger.MarkSettling settling = new Ledger.MarkSettling(events.stream().map(UsageEvent::holdId).toList());
+        OneRoundTrip.UuidsAnswered settling = Ledger.markingSettling(events.stream().map(UsageEvent::holdId).toList());
         if (!meterings.isEmpty()) {
             commands.add(new InsertGenerations(meterings));
             commands.add(settling);
@@ -160,7 +160,7 @@ public class SpotFlow {
         }
         return new GroupCommit.Batch<>(commands, () -> {
             for (UsageEvent e : events) {
-                if (!settling.settling().contains(e.holdId())) {
+                if (!settling.answered().contains(e.holdId())) {
                     // Only a hold that outlived its TTL gets here; the usage is still recorded and settled.
                     LOG.warnf("hold %s of generation %s was no longer pending when metered", e.holdId(), e.eventId());
                 }

@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import org.postgresql.util.PSQLException;
 
 import java.sql.Array;
@@ -163,16 +164,9 @@ final class JournalWriter {
 
     /** The ids {@code sql} answers (in its first column) when given {@code ids} as its one uuid[] parameter. */
     static Set<UUID> uuidsAnswered(Connection c, String sql, Collection<UUID> ids) throws SQLException {
-        Set<UUID> answered = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    answered.add(rs.getObject(1, UUID.class));
-                }
-            }
-        }
-        return answered;
+        OneRoundTrip.UuidsAnswered query = new OneRoundTrip.UuidsAnswered(sql, ids);
+        OneRoundTrip.run(c, List.of(query));
+        return query.answered();
     }
 
     private static void addToDelta(Map<Long, AccountDelta> deltas, Posting p) {

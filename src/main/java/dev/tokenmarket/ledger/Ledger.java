@@ -17,7 +17,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -309,42 +308,15 @@ public class Ledger {
      * recorded and will be settled. Answers those that were pending and now are.
      */
     public static Set<UUID> markSettling(Connection c, List<UUID> holdIds) throws SQLException {
-        MarkSettling marking = new MarkSettling(holdIds);
+        OneRoundTrip.UuidsAnswered marking = markingSettling(holdIds);
         OneRoundTrip.run(c, List.of(marking));
-        return marking.settling();
+        return marking.answered();
     }
 
-    /** {@link #markSettling} as a command, to send with others in {@link OneRoundTrip}. */
-    public static final class MarkSettling implements OneRoundTrip.Command {
-        private final List<UUID> holdIds;
-        private final Set<UUID> settling = new HashSet<>();
-
-        public MarkSettling(List<UUID> holdIds) {
-            this.holdIds = holdIds;
-        }
-
-        @Override
-        public String sql() {
-            return "update holds set status = 'settling' where id = any(?::uuid[]) and status = 'pending' returning id";
-        }
-
-        @Override
-        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
-            ps.setArray(first, c.createArrayOf("uuid", holdIds.toArray()));
-            return 1;
-        }
-
-        @Override
-        public void read(ResultSet rows) throws SQLException {
-            while (rows.next()) {
-                settling.add(rows.getObject(1, UUID.class));
-            }
-        }
-
-        /** The holds that were pending and now are settling. */
-        public Set<UUID> settling() {
-            return settling;
-        }
+    /** {@link #markSettling} as a command, to send with others in {@link OneRoundTrip}; it answers the holds moved. */
+    public static OneRoundTrip.UuidsAnswered markingSettling(List<UUID> holdIds) {
+        return new OneRoundTrip.UuidsAnswered(
+                "update holds set status = 'settling' where id = any(?::uuid[]) and status = 'pending' returning id", holdIds);
     }
 
     /**

@@ -4,8 +4,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.StringJoiner;
+import java.util.UUID;
 
 /**
  * Several SQL commands sent to PostgreSQL as one statement: the driver sends them all, then waits once, so
@@ -32,6 +36,41 @@ public final class OneRoundTrip {
 
         /** Reads the rows the command answered; not called for a command that answers only a row count. */
         default void read(ResultSet rows) throws SQLException {
+        }
+    }
+
+    /** A command given a set of ids as its one uuid[] parameter, answering the ids in its rows' first column. */
+    public static final class UuidsAnswered implements Command {
+        private final String sql;
+        private final Collection<UUID> ids;
+        private final Set<UUID> answered = new HashSet<>();
+
+        public UuidsAnswered(String sql, Collection<UUID> ids) {
+            this.sql = sql;
+            this.ids = ids;
+        }
+
+        @Override
+        public String sql() {
+            return sql;
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+            ps.setArray(first, c.createArrayOf("uuid", ids.toArray()));
+            return 1;
+        }
+
+        @Override
+        public void read(ResultSet rows) throws SQLException {
+            while (rows.next()) {
+                answered.add(rows.getObject(1, UUID.class));
+            }
+        }
+
+        /** The ids the command answered, once it ran. */
+        public Set<UUID> answered() {
+            return answered;
         }
     }
 
