@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -188,7 +189,7 @@ public final class TestUpstream implements AutoCloseable {
         OutputStream out = exchange.getResponseBody();
         AtomicInteger sent = new AtomicInteger();
         AtomicInteger textOffset = new AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean cut = new AtomicBoolean();
         GenerationResult result = engine().generate(request, options, token -> {
             String piece = token.text();
             if (piece.isEmpty() && (!options.logprobs() || token.tokenId() < 0)) {
