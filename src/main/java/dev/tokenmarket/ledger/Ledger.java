@@ -237,18 +237,25 @@ public class Ledger {
         return reserveAll(c, List.of(new HoldDraft(holdId, accountId, amountNanoUsd, reference, expiresAt)))[0];
     }
 
-    /** A hold to place with {@link #reserveAll}. */
-    public record HoldDraft(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt) {
+    /**
+     * A hold to place with {@link #reserveAll}: placed only when its account still has
+     * {@code keepAvailableNanoUsd} available once it is (0: when the account covers it).
+     */
+    public record HoldDraft(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt,
+                            long keepAvailableNanoUsd) {
+        public HoldDraft(UUID holdId, long accountId, long amountNanoUsd, String reference, Instant expiresAt) {
+            this(holdId, accountId, amountNanoUsd, reference, expiresAt, 0);
+        }
     }
 
     /**
      * Places many holds on {@code c} in the caller's transaction with one call of the database's
-     * {@code place_holds} (migration V14), however many there are: their accounts are locked (in id order, as
+     * {@code place_holds} (migrations V14, V15), however many there are: their accounts are locked (in id order, as
      * every writer of accounts locks them, and no more than the update needs: settlement's postings may still
      * reference them meanwhile) and read; each hold is placed, in the given order, when what its account has
-     * left after the holds placed before it covers it; then the accounts' held amounts and the placed holds are
-     * written. Answers, per draft, whether it was placed. The database's no-overdraft check still stands
-     * behind that arithmetic.
+     * left after the holds placed before it covers it and still leaves the draft's {@code keepAvailableNanoUsd};
+     * then the accounts' held amounts and the placed holds are written. Answers, per draft, whether it was
+     * placed. The database's no-overdraft check still stands behind that arithmetic.
      */
     public static boolean[] reserveAll(Connection c, List<HoldDraft> drafts) throws SQLException {
         PlaceHolds placing = new PlaceHolds(drafts);
@@ -272,7 +279,7 @@ public class Ledger {
 
         @Override
         public String sql() {
-            return "select place_holds(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[])";
+            return "select place_holds(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::bigint[])";
         }
 
         @Override
@@ -283,7 +290,8 @@ public class Ledger {
             ps.setArray(first + 3, c.createArrayOf("text", drafts.stream().map(HoldDraft::reference).toArray()));
             // As ISO-8601 text, which PostgreSQL reads as a timestamptz whatever the session's time zone.
             ps.setArray(first + 4, c.createArrayOf("text", drafts.stream().map(d -> d.expiresAt().toString()).toArray()));
-            return 5;
+            ps.setArray(first + 5, c.createArrayOf("int8", drafts.stream().map(HoldDraft::keepAvailableNanoUsd).toArray()));
+            return 6;
         }
 
         @Override

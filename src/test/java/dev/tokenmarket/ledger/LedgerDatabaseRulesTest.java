@@ -142,6 +142,36 @@ class LedgerDatabaseRulesTest {
     }
 
     @Test
+    void aHoldThatMustKeepAnAmountAvailableIsPlacedOnlyWhenTheWalletStillHasItAfterward() throws Exception {
+        // Holds the gateway places ahead of demand must leave the wallet's own requests their balance.
+        Org buyer = Market.org("rules buyer 9", "buyer");
+        Market.funded(buyer, "1.00");
+        long wallet = walletOf(buyer);
+        Instant expires = Instant.now().plusSeconds(600);
+        List<Ledger.HoldDraft> drafts = List.of(
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 300_000_000L, "leaves exactly 0.70", expires, 700_000_000L),
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 100_000_000L, "would leave 0.60 of 0.70", expires, 700_000_000L),
+                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 100_000_000L, "keeps nothing", expires));
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                boolean[] placed = Ledger.reserveAll(c, drafts);
+                assertEquals(List.of(true, false, true), List.of(placed[0], placed[1], placed[2]));
+                try (PreparedStatement ps = c.prepareStatement("select held_nano_usd from ledger_accounts where id = ?")) {
+                    ps.setLong(1, wallet);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        assertTrue(rs.next());
+                        assertEquals(400_000_000L, rs.getLong(1), "only the two placed holds are held");
+                    }
+                }
+            } finally {
+                c.rollback();
+                c.setAutoCommit(true);
+            }
+        }
+    }
+
+    @Test
     void holdsPlacedTogetherAreEachPlacedOnlyWhenWhatTheOnesBeforeThemLeftCoversThem() throws Exception {
         // The gateway places the holds of concurrent requests in one call: a group must never hold more than
         // the wallet has, and a smaller hold after a refused one still fits.
