@@ -84,6 +84,18 @@ final class GroupCommit<T, R> implements AutoCloseable {
         }
     }
 
+    /**
+     * Queues {@code item} for the next batch without waiting for it: the answer completes on the writer thread
+     * once the batch committed (keep what depends on it short), or fails at once when the queue is full.
+     */
+    CompletableFuture<R> submitLater(T item) {
+        Pending<T, R> pending = new Pending<>(item, new CompletableFuture<>());
+        if (!queue.offer(pending)) {
+            pending.answer().completeExceptionally(new IllegalStateException("group commit queue full"));
+        }
+        return pending.answer();
+    }
+
     private void run() {
         List<Pending<T, R>> batch = new ArrayList<>(batchSizeMax);
         while (running) {

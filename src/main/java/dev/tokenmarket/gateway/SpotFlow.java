@@ -44,7 +44,8 @@ import java.util.UUID;
  * <ol>
  *   <li>match: the router lists the candidate endpoints in the order to try them;</li>
  *   <li>limit: the key's per-minute and spending limits reserve the request's largest possible use;</li>
- *   <li>hold: the request's maximum possible cost is reserved on the buyer's wallet (402 when it cannot be);</li>
+ *   <li>hold: the request's maximum possible cost is reserved on the buyer's wallet (402 when it cannot be);
+ *       a busy wallet's request takes a hold placed ahead of it ({@link PrePlacedHolds}) instead of waiting for one;</li>
  *   <li>serve: the endpoint's backend produces the tokens (on failure before the first token, the hold and
  *       the limit reservation are given back and the next candidate is tried);</li>
  *   <li>meter: the generation, the hold's move to "settling", the key's actual use and the usage event are
@@ -121,15 +122,21 @@ public class SpotFlow {
     // request or two, and one transaction for both kinds halves the commits (and WAL flushes) per request.
     private GroupCommit<Write, Boolean> writes;
 
+    private PrePlacedHolds preplacedHolds;
+
     @PostConstruct
     void startGroupCommits() {
         writes = new GroupCommit<>("spot-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::plan, outbox::committed);
+        // Pre-placed holds ride in the same group commits as the requests' own writes.
+        preplacedHolds = new PrePlacedHolds(draft -> writes.submitLater(new HoldPlacement(draft)), ledger::voidHold, holdTtl);
     }
 
     @PreDestroy
     void stopGroupCommits() {
+        preplacedHolds.close();
         writes.close();
     }
+
 
     /**
      * A group's holds (each answered false when its wallet cannot cover it), then its meterings (answered
@@ -318,10 +325,23 @@ public class SpotFlow {
         order.admission = keyLimits.admit(order.caller.keyId(), !order.requestCounted, promptTokensMax + completionTokensMax,
                 holdNanoUsd);
         order.requestCounted = true;
+        order.maxTokens = maxTokens;
+        // The hold caps what the request is billed: its maximum cost, even when a larger pre-placed hold covers it.
+        order.holdNanoUsd = holdNanoUsd;
+        PrePlacedHolds.Taken preplaced = preplacedHolds.take(order.wallet, holdNanoUsd);
+        if (preplaced != null) {
+            order.holdId = preplaced.holdId();
+            return;
+        }
         boolean placed;
         try {
-            placed = writes.submit(new HoldPlacement(new Ledger.HoldDraft(holdId, order.wallet, holdNanoUsd,
-                    "generation " + GenerationIds.format(order.generationId), Instant.now().plus(holdTtl))));
+            HoldPlacement placement = new HoldPlacement(new Ledger.HoldDraft(holdId, order.wallet, holdNanoUsd,
+                    "generation " + GenerationIds.format(order.generationId), Instant.now().plus(holdTtl)));
+            placed = writes.submit(placement);
+            // Holds this replica pre-placed on the wallet must not be what refuses it: give them back, try again.
+            if (!placed && preplacedHolds.giveBackAll(order.wallet) > 0) {
+                placed = writes.submit(placement);
+            }
         } catch (RuntimeException e) {
             keyLimits.release(order.admission);
             order.admission = null;
@@ -334,8 +354,6 @@ public class SpotFlow {
                     + Money.formatUsd(holdNanoUsd) + " USD, more than the available balance. Deposit funds or lower max_tokens.");
         }
         order.holdId = holdId;
-        order.holdNanoUsd = holdNanoUsd;
-        order.maxTokens = maxTokens;
     }
 
     /** Undoes the reservation of the current candidate: its hold and its share of the key's limits. */

@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static dev.tokenmarket.testing.Market.as;
+import static dev.tokenmarket.testing.Market.completion;
 import static dev.tokenmarket.testing.Market.usd;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -26,11 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 @WithTestResource(TokenmarketInfrastructure.class)
 class KeyLimitsTest {
-
-    private static Map<String, Object> completion(String endpointId, int maxTokens) {
-        return Map.of("model", Market.MODEL, "prompt", "Tim", "max_tokens", maxTokens, "temperature", 0,
-                "provider", Market.only(endpointId));
-    }
 
     /** Sends {@code count} requests at once and returns their status codes. */
     private static List<Integer> concurrently(int count, Callable<Integer> request) throws Exception {

@@ -72,6 +72,11 @@ public final class Market {
         return Map.of("only", List.of(endpointIds));
     }
 
+    /** A short greedy completion pinned to one endpoint: its hold is the prompt plus {@code maxTokens} at the endpoint's prices. */
+    public static Map<String, Object> completion(String endpointId, int maxTokens) {
+        return Map.of("model", MODEL, "prompt", "Tim", "max_tokens", maxTokens, "temperature", 0, "provider", only(endpointId));
+    }
+
     public static Response deposit(Org buyer, String amountUsd, String idempotencyKey) {
         return as(ADMIN_KEY).header("Idempotency-Key", idempotencyKey)
                 .body(Map.of("org_id", buyer.id(), "amount", amountUsd, "reference", "test deposit"))
