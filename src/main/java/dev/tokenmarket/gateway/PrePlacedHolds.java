@@ -13,9 +13,11 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -86,6 +88,7 @@ final class PrePlacedHolds implements AutoCloseable {
     // What this replica has pre-placed (ready or being placed) per wallet. Entries stay once created: one per
     // wallet that was ever busy here, and dropping them safely would need a lock on the hot path.
     private final Map<Long, AtomicLong> preplacedByWallet = new ConcurrentHashMap<>();
+    private final Queue<UUID> tooOldToHandOut = new ConcurrentLinkedQueue<>();
     private final Function<Ledger.HoldDraft, CompletableFuture<Boolean>> placer;
     private final Consumer<UUID> voider;
     private final Duration holdTtl;
@@ -105,7 +108,14 @@ final class PrePlacedHolds implements AutoCloseable {
         this.ageMaxNanos = Math.min(TimeUnit.MINUTES.toNanos(1), holdTtl.toNanos() / 4);
         this.reference = "placed ahead for this wallet's next request by gateway " + replicaName();
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("pre-placed-holds").daemon().factory());
-        sweeper.scheduleWithFixedDelay(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                sweep();
+            } catch (RuntimeException e) {
+                // A scheduled task that throws is never run again: log, and sweep on the next round.
+                LOG.error("sweeping the pre-placed holds failed", e);
+            }
+        }, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** Which gateway placed a hold that outlived it: host and process. */
@@ -119,7 +129,7 @@ final class PrePlacedHolds implements AutoCloseable {
     }
 
     /** The size of the pre-placed holds that cover {@code amount}: the smallest power of two at least as large. */
-    static long sizeFor(long amountNanoUsd) {
+    private static long sizeFor(long amountNanoUsd) {
         return amountNanoUsd <= 1 ? 1 : Long.highestOneBit(amountNanoUsd - 1) << 1;
     }
 
@@ -157,7 +167,7 @@ final class PrePlacedHolds implements AutoCloseable {
                 if (!resting && shelf.askedInWindow >= BUSY_REQUESTS_PER_SECOND) {
                     shelf.target = Math.min(Math.max(shelf.target + (taken == null ? 1 : 0), READY_MIN), READY_MAX);
                 }
-                // Restocked in lots, once half is gone: the holds of a lot are placed by one call, in one group commit.
+                // Restocked in lots, once half is gone: queued together, a lot's holds are placed by one call.
                 int stocked = shelf.ready.size() + shelf.placing;
                 toPlace = resting || stocked > shelf.target / 2 ? 0 : shelf.target - stocked;
                 shelf.placing += toPlace;
@@ -166,7 +176,8 @@ final class PrePlacedHolds implements AutoCloseable {
             if (givenUp > 0) {
                 preplaced(wallet).addAndGet(-key.size() * givenUp);
             }
-            tooOld.forEach(id -> sweeper.execute(() -> giveBack(id)));
+            // Voided by the sweeper, off the request's path.
+            tooOld.forEach(tooOldToHandOut::add);
             for (int i = 0; i < toPlace; i++) {
                 place(shelf);
             }
@@ -238,6 +249,9 @@ final class PrePlacedHolds implements AutoCloseable {
 
     /** Gives back the holds of shelves no longer asked for and those too old to hand out. */
     private void sweep() {
+        for (UUID holdId; (holdId = tooOldToHandOut.poll()) != null; ) {
+            giveBack(holdId);
+        }
         long now = System.nanoTime();
         for (Shelf shelf : shelves.values()) {
             List<UUID> voided = new ArrayList<>();
@@ -286,6 +300,9 @@ final class PrePlacedHolds implements AutoCloseable {
                 shelf.ready.clear();
             }
             ready.forEach(r -> giveBack(r.holdId()));
+        }
+        for (UUID holdId; (holdId = tooOldToHandOut.poll()) != null; ) {
+            giveBack(holdId);
         }
     }
 }
