@@ -53,6 +53,23 @@ class ApiErrorsTest {
     }
 
     @Test
+    void shouldRefuseABodyOverTheSizeLimitWith413InTheOpenAiShape() {
+        // Proves a completion body over the server's 4 MB limit is refused whole, saying what the limit is, and costs nothing.
+        Org provider = Market.org("provider", "provider");
+        Org buyer = Market.org("buyer", "buyer");
+        String endpointId = Market.endpoint(provider, "0.10", "0.10");
+        Market.funded(buyer, "1.00");
+        String prompt = "x".repeat(5 * 1024 * 1024);
+        as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", prompt, "provider", Market.only(endpointId)))
+                .post("/v1/completions").then().statusCode(413)
+                .body("error.type", equalTo("invalid_request_error"))
+                .body("error.code", equalTo("request_too_large"))
+                .body("error.message", containsString("4 MB"));
+        assertEquals("1.00", Market.balance(buyer).get("posted"));
+        assertEquals("1.00", Market.balance(buyer).get("available"));
+    }
+
+    @Test
     void shouldAnswer404ForAModelNobodyServes() {
         // Proves an unknown model is a 404 in the OpenAI shape, naming the parameter.
         Org buyer = Market.org("buyer", "buyer");
