@@ -38,11 +38,12 @@ import java.util.function.Function;
  *
  * <p>Which wallets: a (wallet, size) pair asked for {@value #BUSY_REQUESTS_PER_SECOND} times within a second is
  * busy; its shelf then keeps {@value #READY_MIN} holds ready, one more each time a request finds it empty (up
- * to {@value #READY_MAX}), restocked in lots once half is gone, so that one call places a lot. A placement is made only if the wallet keeps
- * {@value #KEEP_AVAILABLE_MULTIPLE} times what this replica has pre-placed for it available once placed, so the
- * wallet's own requests, here or on another replica, keep its balance; a refused placement leaves the pair
- * alone for a second. A shelf not asked for a second gives its holds back (voided); so does a hold older than
- * a minute (it would leave its request less of the hold's time to live).
+ * to {@value #READY_MAX}), restocked in lots once half is gone, so that one call places a lot. A placement is
+ * made only if the wallet keeps {@value #KEEP_AVAILABLE_MULTIPLE} times what this replica has pre-placed for it
+ * available once placed, so the wallet's own requests, here or on another replica, keep its balance; a refused
+ * placement leaves the pair alone for a second. A request refused for want of balance gets the wallet's ready
+ * holds back first ({@link #giveBackAll}). A shelf not asked for a second gives its holds back (voided); so
+ * does a hold older than a minute, or a quarter of the hold TTL (it would leave its request too little of it).
  */
 final class PrePlacedHolds implements AutoCloseable {
 

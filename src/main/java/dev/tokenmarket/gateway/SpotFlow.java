@@ -45,7 +45,8 @@ import java.util.UUID;
  *   <li>match: the router lists the candidate endpoints in the order to try them;</li>
  *   <li>limit: the key's per-minute and spending limits reserve the request's largest possible use;</li>
  *   <li>hold: the request's maximum possible cost is reserved on the buyer's wallet (402 when it cannot be);
- *       a busy wallet's request takes a hold placed ahead of it ({@link PrePlacedHolds}) instead of waiting for one;</li>
+ *       a busy wallet's request takes a hold placed ahead of it ({@link PrePlacedHolds}) instead of waiting
+ *       for one;</li>
  *   <li>serve: the endpoint's backend produces the tokens (on failure before the first token, the hold and
  *       the limit reservation are given back and the next candidate is tried);</li>
  *   <li>meter: the generation, the hold's move to "settling", the key's actual use and the usage event are
@@ -136,7 +137,6 @@ public class SpotFlow {
         preplacedHolds.close();
         writes.close();
     }
-
 
     /**
      * A group's holds (each answered false when its wallet cannot cover it), then its meterings (answered
