@@ -47,10 +47,6 @@ import java.util.function.Function;
  */
 final class PrePlacedHolds implements AutoCloseable {
 
-    /** A pre-placed hold now belonging to one request. */
-    record Taken(UUID holdId, long amountNanoUsd) {
-    }
-
     private static final Logger LOG = Logger.getLogger(PrePlacedHolds.class);
     private static final int BUSY_REQUESTS_PER_SECOND = 20;
     private static final int READY_MIN = 8;
@@ -135,10 +131,10 @@ final class PrePlacedHolds implements AutoCloseable {
     }
 
     /**
-     * A pre-placed hold of at least {@code needNanoUsd} on {@code wallet}, now the caller's; null when none is
-     * ready (the caller places its own). Either way counts as demand, which keeps the shelf stocked.
+     * The id of a pre-placed hold of at least {@code needNanoUsd} on {@code wallet}, now the caller's; null when
+     * none is ready (the caller places its own). Either way counts as demand, which keeps the shelf stocked.
      */
-    Taken take(long wallet, long needNanoUsd) {
+    UUID take(long wallet, long needNanoUsd) {
         if (closed || needNanoUsd <= 0 || needNanoUsd > SIZE_MAX_NANO_USD) {
             return null;
         }
@@ -182,7 +178,7 @@ final class PrePlacedHolds implements AutoCloseable {
             for (int i = 0; i < toPlace; i++) {
                 place(shelf);
             }
-            return taken == null ? null : new Taken(taken.holdId(), key.size());
+            return taken == null ? null : taken.holdId();
         }
     }
 

@@ -328,9 +328,9 @@ public class SpotFlow {
         order.maxTokens = maxTokens;
         // The hold caps what the request is billed: its maximum cost, even when a larger pre-placed hold covers it.
         order.holdNanoUsd = holdNanoUsd;
-        PrePlacedHolds.Taken preplaced = preplacedHolds.take(order.wallet, holdNanoUsd);
+        UUID preplaced = preplacedHolds.take(order.wallet, holdNanoUsd);
         if (preplaced != null) {
-            order.holdId = preplaced.holdId();
+            order.holdId = preplaced;
             return;
         }
         boolean placed;
