@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Holds placed ahead of demand for busy wallets, so that their requests find a hold already placed instead of
@@ -194,15 +195,35 @@ final class PrePlacedHolds implements AutoCloseable {
                 continue;
             }
             synchronized (shelf) {
-                shelf.ready.forEach(r -> voided.add(r.holdId()));
-                preplaced(wallet).addAndGet(-shelf.key.size() * shelf.ready.size());
-                shelf.ready.clear();
+                voided.addAll(removeReady(shelf, r -> true));
                 shelf.target = 0;
                 shelf.restUntilNanos = now + SECOND_NANOS;
             }
         }
         voided.forEach(this::giveBack);
         return voided.size();
+    }
+
+    /** Takes the ready holds {@code which} selects off {@code shelf}, whose monitor the caller holds. */
+    private List<UUID> removeReady(Shelf shelf, Predicate<Ready> which) {
+        List<UUID> removed = new ArrayList<>();
+        for (Iterator<Ready> it = shelf.ready.iterator(); it.hasNext(); ) {
+            Ready r = it.next();
+            if (which.test(r)) {
+                it.remove();
+                removed.add(r.holdId());
+            }
+        }
+        if (!removed.isEmpty()) {
+            preplaced(shelf.key.wallet()).addAndGet(-shelf.key.size() * removed.size());
+        }
+        return removed;
+    }
+
+    private void giveBackTooOld() {
+        for (UUID holdId; (holdId = tooOldToHandOut.poll()) != null; ) {
+            giveBack(holdId);
+        }
     }
 
     private AtomicLong preplaced(long wallet) {
@@ -246,21 +267,13 @@ final class PrePlacedHolds implements AutoCloseable {
 
     /** Gives back the holds of shelves no longer asked for and those too old to hand out. */
     private void sweep() {
-        for (UUID holdId; (holdId = tooOldToHandOut.poll()) != null; ) {
-            giveBack(holdId);
-        }
+        giveBackTooOld();
         long now = System.nanoTime();
         for (Shelf shelf : shelves.values()) {
-            List<UUID> voided = new ArrayList<>();
+            List<UUID> voided;
             synchronized (shelf) {
                 boolean idle = now - shelf.lastAskedNanos >= IDLE_NANOS;
-                for (Iterator<Ready> it = shelf.ready.iterator(); it.hasNext(); ) {
-                    Ready r = it.next();
-                    if (idle || now - r.placedAtNanos() >= ageMaxNanos) {
-                        it.remove();
-                        voided.add(r.holdId());
-                    }
-                }
+                voided = removeReady(shelf, r -> idle || now - r.placedAtNanos() >= ageMaxNanos);
                 if (idle) {
                     shelf.target = 0;
                     if (shelf.placing == 0) {
@@ -269,10 +282,7 @@ final class PrePlacedHolds implements AutoCloseable {
                     }
                 }
             }
-            if (!voided.isEmpty()) {
-                preplaced(shelf.key.wallet()).addAndGet(-shelf.key.size() * voided.size());
-                voided.forEach(this::giveBack);
-            }
+            voided.forEach(this::giveBack);
         }
     }
 
@@ -291,15 +301,12 @@ final class PrePlacedHolds implements AutoCloseable {
         closed = true;
         sweeper.shutdown();
         for (Shelf shelf : shelves.values()) {
-            List<Ready> ready;
+            List<UUID> ready;
             synchronized (shelf) {
-                ready = new ArrayList<>(shelf.ready);
-                shelf.ready.clear();
+                ready = removeReady(shelf, r -> true);
             }
-            ready.forEach(r -> giveBack(r.holdId()));
+            ready.forEach(this::giveBack);
         }
-        for (UUID holdId; (holdId = tooOldToHandOut.poll()) != null; ) {
-            giveBack(holdId);
-        }
+        giveBackTooOld();
     }
 }
