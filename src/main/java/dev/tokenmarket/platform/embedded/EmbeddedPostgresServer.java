@@ -1,34 +1,47 @@
 package dev.tokenmarket.platform.embedded;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.jboss.logging.Logger;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * A real PostgreSQL server (the zonky binaries, PostgreSQL 17) whose cluster lives in a directory we choose,
- * so a restart finds every ledger entry where it was left.
+ * so a restart finds every ledger entry where it was left. A watchdog stops it when this JVM dies, and a
+ * start first stops a server that an earlier run left on the same directory.
  */
 public final class EmbeddedPostgresServer implements AutoCloseable {
 
+    private static final Logger LOG = Logger.getLogger(EmbeddedPostgresServer.class);
     public static final String DATABASE_NAME = "tokenmarket";
     public static final String USER = "postgres";
+    /** zonky's lock on a data directory, held by the process whose EmbeddedPostgres runs on it. */
+    private static final String OWNER_LOCK_FILE = "epg-lock";
 
     private final EmbeddedPostgres postgres;
+    private final PostgresWatchdog watchdog;
 
-    private EmbeddedPostgresServer(EmbeddedPostgres postgres) {
+    private EmbeddedPostgresServer(EmbeddedPostgres postgres, PostgresWatchdog watchdog) {
         this.postgres = postgres;
+        this.watchdog = watchdog;
     }
 
     /** Starts (or restarts) the cluster in {@code dataDirectory}; port 0 picks a free port. */
     public static EmbeddedPostgresServer start(Path dataDirectory, int port) throws IOException {
         Files.createDirectories(dataDirectory);
+        stopLeftOverServer(dataDirectory);
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                 .setDataDirectory(dataDirectory)
                 .setCleanDataDirectory(false)
@@ -49,9 +62,55 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         if (port > 0) {
             builder.setPort(port);
         }
-        EmbeddedPostgresServer server = new EmbeddedPostgresServer(builder.start());
+        EmbeddedPostgres postgres = builder.start();
+        EmbeddedPostgresServer server;
+        try {
+            Postmaster postmaster = Postmaster.runningOn(dataDirectory).orElseThrow(() -> new IOException(
+                    "PostgreSQL started on " + dataDirectory + " but its postmaster.pid names no running postgres"));
+            server = new EmbeddedPostgresServer(postgres, PostgresWatchdog.start(postmaster));
+        } catch (IOException | RuntimeException e) {
+            postgres.close();
+            throw e;
+        }
         server.createDatabaseIfMissing();
         return server;
+    }
+
+    /**
+     * A server still running on {@code dataDirectory} is one an earlier run left behind (its JVM was killed
+     * before the watchdog existed, or while the server was starting): no live process holds the directory's
+     * lock. It is stopped cleanly, so that its last commits are kept, before a new one starts. Its
+     * {@code postmaster.pid} is never deleted: two postmasters on one data directory corrupt it.
+     */
+    private static void stopLeftOverServer(Path dataDirectory) throws IOException {
+        if (!Files.exists(dataDirectory.resolve(Postmaster.PID_FILE))) {
+            // No server, and no file of ours either: initdb wants a new cluster's directory empty.
+            return;
+        }
+        try (FileChannel channel = FileChannel.open(dataDirectory.resolve(OWNER_LOCK_FILE),
+                StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException heldHere) {
+                lock = null;
+            }
+            if (lock == null) {
+                throw new IOException("PostgreSQL on " + dataDirectory + " belongs to another running process (it holds "
+                        + OWNER_LOCK_FILE + "); stop that process, or give this one another TOKENMARKET_DATA_DIR");
+            }
+            try {
+                Optional<Postmaster> leftOver = Postmaster.runningOn(dataDirectory);
+                if (leftOver.isPresent()) {
+                    LOG.warnf("PostgreSQL (pid %d) from an earlier run still runs on %s; stopping it (pg_ctl stop -m fast)",
+                            leftOver.get().pid(), dataDirectory);
+                    leftOver.get().stop();
+                }
+            } finally {
+                // zonky takes the same lock as it starts the server.
+                lock.release();
+            }
+        }
     }
 
     private void createDatabaseIfMissing() throws IOException {
@@ -79,6 +138,10 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        postgres.close();
+        try {
+            postgres.close();
+        } finally {
+            watchdog.close();
+        }
     }
 }
