@@ -17,8 +17,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
@@ -26,11 +28,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The packaged application ({@code target/quarkus-app}) in a process of its own, started the way the
- * README's first command starts it, for tests that restart it, stop it or kill it.
+ * README's first command starts it, for tests that restart it, stop it or kill it. The process gets an
+ * allow-listed environment ({@link #INHERITED_VARIABLES}) plus what the test gives, so that the caller's
+ * TOKENMARKET_*, QUARKUS_* and KAFKA_* variables never reach it.
  */
 public final class PackagedApplication implements AutoCloseable {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** What the process keeps of the caller's environment: what a JVM and its child processes need to run. */
+    public static final Set<String> INHERITED_VARIABLES = Set.of("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG",
+            "LANGUAGE", "TZ", "TMPDIR", "JAVA_HOME", "TERM");
+    /** Locale variables (LC_ALL, LC_CTYPE, ...) are kept too. */
+    private static final String LOCALE_VARIABLE_PREFIX = "LC_";
 
     private final int port;
     private final Map<String, String> environment;
@@ -39,8 +48,8 @@ public final class PackagedApplication implements AutoCloseable {
     private Process process;
 
     /**
-     * @param environment      set for the process (TOKENMARKET_* variables); the caller's database and Kafka
-     *                         variables are removed, so only what is given here decides what is embedded
+     * @param environment      set for the process (TOKENMARKET_* variables), over the allow-listed part of
+     *                         the caller's environment: only what is given here configures the application
      * @param systemProperties Quarkus configuration passed as {@code -Dkey=value}
      */
     public PackagedApplication(Map<String, String> environment, Map<String, String> systemProperties) throws IOException {
@@ -58,9 +67,8 @@ public final class PackagedApplication implements AutoCloseable {
         command.add("-jar");
         command.add(app.toString());
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().remove("TOKENMARKET_ADMIN_KEY");
-        builder.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
-        builder.environment().remove("KAFKA_BOOTSTRAP_SERVERS");
+        builder.environment().clear();
+        builder.environment().putAll(inheritedEnvironment(System.getenv()));
         builder.environment().putAll(environment);
         builder.environment().put("TOKENMARKET_PORT", Integer.toString(port));
         synchronized (output) {
@@ -90,14 +98,24 @@ public final class PackagedApplication implements AutoCloseable {
         }
     }
 
+    /** The allow-listed part of {@code callerEnvironment}. */
+    public static Map<String, String> inheritedEnvironment(Map<String, String> callerEnvironment) {
+        Map<String, String> kept = new HashMap<>();
+        callerEnvironment.forEach((name, value) -> {
+            if (INHERITED_VARIABLES.contains(name) || name.startsWith(LOCALE_VARIABLE_PREFIX)) {
+                kept.put(name, value);
+            }
+        });
+        return kept;
+    }
+
     private void awaitReady() {
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> {
             if (!process.isAlive()) {
                 throw new AssertionError("the application exited:\n" + output());
             }
             try {
-                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(
-                        URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
+                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(uri("/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
                 return ready.statusCode() == 200;
             } catch (IOException notYet) {
                 return false;
@@ -116,6 +134,16 @@ public final class PackagedApplication implements AutoCloseable {
         synchronized (output) {
             return List.copyOf(output);
         }
+    }
+
+    /** The address of {@code path} on the application, for clients other than RestAssured. */
+    public URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    /** The process id of the running application, or -1 when it is not running. */
+    public long pid() {
+        return process != null && process.isAlive() ? process.pid() : -1;
     }
 
     public RequestSpecification as(String key) {
