@@ -1,6 +1,7 @@
 package dev.tokenmarket.platform;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.PackagedApplication;
 import io.restassured.path.json.JsonPath;
 import org.junit.jupiter.api.AfterEach;
@@ -19,7 +20,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -58,12 +58,15 @@ class CrashRestartIT {
     Path dataDirectory;
 
     private PackagedApplication application;
+    /** The PostgreSQL of the killed JVM: stopped here if the watchdog failed, so that a failing run leaves no server. */
+    private long killedJvmsPostgresPid = -1;
 
     @AfterEach
     void stop() throws InterruptedException {
         if (application != null) {
             application.stop();
         }
+        ProcessHandle.of(killedJvmsPostgresPid).ifPresent(ProcessHandle::destroy);
     }
 
     /** A request the client saw finish: a whole response answered 200, or a stream that reached [DONE]. */
@@ -78,19 +81,19 @@ class CrashRestartIT {
                 Map.of("tokenmarket.gateway.hold-ttl", HOLD_TTL.toString(), "tokenmarket.ledger.hold-expiry-interval", "1s"));
         application.start();
         Instant from = Instant.now().minusSeconds(60);
-        Map<String, String> provider = org("crash provider", "provider");
+        Org provider = application.org(ADMIN_KEY, "crash provider", "provider");
         // Paced, so that streams and whole requests are still running when the kill comes.
-        application.as(provider.get("key")).body(Map.of("model", MODEL, "hardware", "cpu", "region", "local",
+        application.as(provider.key()).body(Map.of("model", MODEL, "hardware", "cpu", "region", "local",
                         "pricing", Map.of("prompt", PROMPT_PRICE_USD, "completion", COMPLETION_PRICE_USD),
                         "declared", Map.of("throughput_tps", 50, "ttft_ms", 100),
                         "capacity", Map.of("tokens_per_minute", 1_000_000, "max_concurrency", 8),
                         "backend", Map.of("type", "reference", "max_tokens_per_second", 40)))
                 .post("/api/endpoints").then().statusCode(201);
-        List<Map<String, String>> buyers = new ArrayList<>();
+        List<Org> buyers = new ArrayList<>();
         for (int b = 0; b < BUYERS; b++) {
-            Map<String, String> buyer = org("crash buyer " + b, "buyer");
+            Org buyer = application.org(ADMIN_KEY, "crash buyer " + b, "buyer");
             application.as(ADMIN_KEY).header("Idempotency-Key", "crash-restart-" + b)
-                    .body(Map.of("org_id", buyer.get("id"), "amount", DEPOSIT_USD, "reference", "crash test"))
+                    .body(Map.of("org_id", buyer.id(), "amount", DEPOSIT_USD, "reference", "crash test"))
                     .post("/api/ledger/deposits").then().statusCode(201);
             buyers.add(buyer);
         }
@@ -101,12 +104,12 @@ class CrashRestartIT {
         Queue<Throwable> clientFailures = new ConcurrentLinkedQueue<>();
         List<Thread> clients = new ArrayList<>();
         try (HttpClient http = HttpClient.newHttpClient()) {
-            for (Map<String, String> buyer : buyers) {
+            for (Org buyer : buyers) {
                 for (boolean streamed : List.of(false, true)) {
-                    clients.add(Thread.ofPlatform().name("client-" + buyer.get("id") + (streamed ? "-stream" : "-whole"))
+                    clients.add(Thread.ofPlatform().name("client-" + buyer.id() + (streamed ? "-stream" : "-whole"))
                             .start(() -> {
                                 try {
-                                    sendUntilKilled(http, buyer.get("key"), streamed, answered, cutByTheKill, killed);
+                                    sendUntilKilled(http, buyer.key(), streamed, answered, cutByTheKill, killed);
                                 } catch (Throwable failure) {
                                     clientFailures.add(failure);
                                 }
@@ -118,6 +121,7 @@ class CrashRestartIT {
                     !clientFailures.isEmpty() || answered.stream().filter(Answered::streamed).count() >= ANSWERS_BEFORE_KILL
                             && answered.stream().filter(a -> !a.streamed()).count() >= ANSWERS_BEFORE_KILL);
             long postgresPid = Long.parseLong(Files.readAllLines(dataDirectory.resolve("postgres/postmaster.pid")).getFirst().strip());
+            killedJvmsPostgresPid = postgresPid;
             killed.set(true);
             application.kill();
             long killedAtNanos = System.nanoTime();
@@ -143,7 +147,7 @@ class CrashRestartIT {
 
         // Nothing stays held once the holds of the requests the kill cut short have outlived their TTL.
         await().atMost(HOLD_TTL.plusSeconds(60)).pollInterval(Duration.ofMillis(250)).until(() ->
-                buyers.stream().allMatch(b -> "0.00".equals(application.as(b.get("key")).get("/api/balance")
+                buyers.stream().allMatch(b -> "0.00".equals(application.as(b.key()).get("/api/balance")
                         .then().statusCode(200).extract().path("held")))
                         && reconciliation(from).getInt("usage.awaiting_settlement") == 0
                         && Integer.valueOf(0).equals(reconciliation(from).get("consumer_lag.total")));
@@ -153,14 +157,14 @@ class CrashRestartIT {
         Set<String> answeredIds = new HashSet<>();
         answered.forEach(a -> assertTrue(answeredIds.add(a.generationId()), "one answer per generation: " + a));
         int postedNotAnswered = 0;
-        for (Map<String, String> buyer : buyers) {
-            Map<String, Object> wallet = account(buyer.get("id"), "buyer_wallet");
+        for (Org buyer : buyers) {
+            Map<String, Object> wallet = account(buyer.id(), "buyer_wallet");
             List<String> posted = usageEntries(wallet.get("id").toString(), from);
             Set<String> postedOnce = new HashSet<>(posted);
-            assertEquals(postedOnce.size(), posted.size(), "no generation is posted twice on " + buyer.get("id"));
+            assertEquals(postedOnce.size(), posted.size(), "no generation is posted twice on " + buyer.id());
             long costNanoUsd = 0;
             for (String entryId : posted) {
-                JsonPath generation = application.as(buyer.get("key")).queryParam("id", "gen-" + entryId)
+                JsonPath generation = application.as(buyer.key()).queryParam("id", "gen-" + entryId)
                         .get("/v1/generation").then().statusCode(200).extract().jsonPath();
                 long cost = costNanoUsd(generation.getInt("data.prompt_tokens"), generation.getInt("data.completion_tokens"));
                 long fee = feeNanoUsd(cost);
@@ -173,17 +177,17 @@ class CrashRestartIT {
                 }
             }
             for (Answered a : answered) {
-                if (a.buyerKey().equals(buyer.get("key"))) {
+                if (a.buyerKey().equals(buyer.key())) {
                     assertTrue(postedOnce.contains(a.generationId().substring("gen-".length())),
                             "the answered generation " + a + " is settled");
                 }
             }
-            assertEquals(nanoUsd(DEPOSIT_USD) - costNanoUsd, nanoUsd((String) wallet.get("balance")), "wallet of " + buyer.get("id"));
-            assertEquals("0.00", wallet.get("held"), "nothing held on " + buyer.get("id"));
+            assertEquals(nanoUsd(DEPOSIT_USD) - costNanoUsd, nanoUsd((String) wallet.get("balance")), "wallet of " + buyer.id());
+            assertEquals("0.00", wallet.get("held"), "nothing held on " + buyer.id());
         }
         System.out.printf("after the restart: %d answered generations settled, %d more committed but cut before their answer%n",
                 answered.size(), postedNotAnswered);
-        assertEquals(providerShareNanoUsd, nanoUsd((String) account(provider.get("id"), "provider_payable").get("balance")),
+        assertEquals(providerShareNanoUsd, nanoUsd((String) account(provider.id(), "provider_payable").get("balance")),
                 "the provider earns each generation's cost less the platform fee");
         assertEquals(feesNanoUsd, nanoUsd(application.as(ADMIN_KEY).get("/api/ledger/accounts").then().statusCode(200)
                 .extract().jsonPath().getString("accounts.find { it.kind == 'platform_revenue' }.balance")),
@@ -258,17 +262,6 @@ class CrashRestartIT {
 
     private static long nanoUsd(String usd) {
         return new BigDecimal(usd).movePointRight(9).longValueExact();
-    }
-
-    private Map<String, String> org(String name, String role) {
-        String id = application.as(ADMIN_KEY).body(Map.of("name", name, "roles", List.of(role)))
-                .post("/api/orgs").then().statusCode(201).extract().path("id");
-        String key = application.as(ADMIN_KEY).body(Map.of("name", "k")).post("/api/orgs/" + id + "/keys")
-                .then().statusCode(201).extract().path("key");
-        Map<String, String> org = new HashMap<>();
-        org.put("id", id);
-        org.put("key", key);
-        return org;
     }
 
     private Map<String, Object> account(String orgId, String kind) {

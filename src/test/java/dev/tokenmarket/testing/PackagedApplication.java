@@ -151,6 +151,15 @@ public final class PackagedApplication implements AutoCloseable {
                 .header("Authorization", "Bearer " + key).contentType(ContentType.JSON);
     }
 
+    /** An organization created with {@code adminKey}, with its first key. */
+    public Market.Org org(String adminKey, String name, String... roles) {
+        String id = as(adminKey).body(Map.of("name", name, "roles", List.of(roles)))
+                .post("/api/orgs").then().statusCode(201).extract().path("id");
+        io.restassured.path.json.JsonPath created = as(adminKey).body(Map.of("name", "test key"))
+                .post("/api/orgs/" + id + "/keys").then().statusCode(201).extract().jsonPath();
+        return new Market.Org(id, created.getString("key"), created.getString("id"));
+    }
+
     /**
      * Flips the settlement switch with an admin key and, for a pause, waits until every consumer thread has
      * applied it (between batches), so that nothing settles from then on.

@@ -16,6 +16,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * A real PostgreSQL server (the zonky binaries, PostgreSQL 17) whose cluster lives in a directory we choose,
@@ -63,23 +64,22 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             builder.setPort(port);
         }
         EmbeddedPostgres postgres = builder.start();
-        EmbeddedPostgresServer server;
         try {
             Postmaster postmaster = Postmaster.runningOn(dataDirectory).orElseThrow(() -> new IOException(
                     "PostgreSQL started on " + dataDirectory + " but its postmaster.pid names no running postgres"));
-            server = new EmbeddedPostgresServer(postgres, PostgresWatchdog.start(postmaster));
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(postgres, PostgresWatchdog.start(postmaster));
+            server.createDatabaseIfMissing();
+            return server;
         } catch (IOException | RuntimeException e) {
             postgres.close();
             throw e;
         }
-        server.createDatabaseIfMissing();
-        return server;
     }
 
     /**
-     * A server still running on {@code dataDirectory} is one an earlier run left behind (its JVM was killed
-     * before the watchdog existed, or while the server was starting): no live process holds the directory's
-     * lock. It is stopped cleanly, so that its last commits are kept, before a new one starts. Its
+     * A server still running on {@code dataDirectory} is one an earlier run left behind (its JVM and its
+     * watchdog were both killed, or the JVM died while the server was starting, before its watchdog): no live
+     * process holds the directory's lock. It is stopped cleanly, so that its last commits are kept, before a new one starts. Its
      * {@code postmaster.pid} is never deleted: two postmasters on one data directory corrupt it.
      */
     private static void stopLeftOverServer(Path dataDirectory) throws IOException {
@@ -100,12 +100,22 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                         + OWNER_LOCK_FILE + "); stop that process, or give this one another TOKENMARKET_DATA_DIR");
             }
             try {
-                Optional<Postmaster> leftOver = Postmaster.runningOn(dataDirectory);
-                if (leftOver.isPresent()) {
-                    LOG.warnf("PostgreSQL (pid %d) from an earlier run still runs on %s; stopping it (pg_ctl stop -m fast)",
-                            leftOver.get().pid(), dataDirectory);
-                    leftOver.get().stop();
+                OptionalLong named = Postmaster.livePid(dataDirectory);
+                if (named.isEmpty()) {
+                    // A stale file: PostgreSQL replaces it as it starts.
+                    return;
                 }
+                Optional<Postmaster> leftOver = Postmaster.runningOn(dataDirectory);
+                if (leftOver.isEmpty()) {
+                    // PostgreSQL would refuse too, but only after the whole startup wait, and less plainly.
+                    throw new IOException(dataDirectory.resolve(Postmaster.PID_FILE) + " names process " + named.getAsLong()
+                            + ", which is not a PostgreSQL server on this directory (a server on another directory,"
+                            + " a reused pid, or another user's process), so PostgreSQL will not start over it. Find out"
+                            + " what that process is; remove the file only once no postgres runs on " + dataDirectory);
+                }
+                LOG.warnf("PostgreSQL (pid %d) from an earlier run still runs on %s; stopping it (pg_ctl stop -m fast)",
+                        leftOver.get().pid(), dataDirectory);
+                leftOver.get().stop();
             } finally {
                 // zonky takes the same lock as it starts the server.
                 lock.release();

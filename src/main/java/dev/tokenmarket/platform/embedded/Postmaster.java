@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -29,33 +30,39 @@ record Postmaster(long pid, Path dataDirectory, Path executable) {
     static final int STOP_WAIT_SECONDS_MAX = 60;
 
     /**
-     * The server that runs on {@code dataDirectory}: its {@code postmaster.pid} names a live process whose
-     * executable is {@code postgres} and whose working directory (a postmaster works in its data directory)
-     * is {@code dataDirectory}. Empty when there is no such file, when its process is dead (PostgreSQL
-     * itself replaces a stale file at start), or when the process is not provably a postgres on this
-     * directory (the pid was reused, or belongs to a user we may not inspect): those are left to PostgreSQL,
-     * which refuses to start over a live process.
+     * The live process that the {@code postmaster.pid} of {@code dataDirectory} names. Empty when there is no
+     * such file or its process is dead: PostgreSQL itself replaces a stale file as it starts.
      */
-    static Optional<Postmaster> runningOn(Path dataDirectory) throws IOException {
+    static OptionalLong livePid(Path dataDirectory) throws IOException {
         List<String> lines;
         try {
             lines = Files.readAllLines(dataDirectory.resolve(PID_FILE), StandardCharsets.UTF_8);
         } catch (NoSuchFileException none) {
-            return Optional.empty();
-        }
-        if (lines.isEmpty()) {
-            return Optional.empty();
+            return OptionalLong.empty();
         }
         long pid;
         try {
-            pid = Long.parseLong(lines.getFirst().strip());
+            pid = lines.isEmpty() ? 0 : Long.parseLong(lines.getFirst().strip());
         } catch (NumberFormatException unreadable) {
+            return OptionalLong.empty();
+        }
+        return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+                ? OptionalLong.of(pid) : OptionalLong.empty();
+    }
+
+    /**
+     * The server that runs on {@code dataDirectory}: its {@code postmaster.pid} names a live process whose
+     * executable is {@code postgres} and whose working directory (a postmaster works in its data directory)
+     * is {@code dataDirectory}. Empty when the file names no live process, or one that is not provably a
+     * postgres on this directory (another directory's server, a reused pid, a process of a user we may not
+     * inspect).
+     */
+    static Optional<Postmaster> runningOn(Path dataDirectory) throws IOException {
+        OptionalLong pid = livePid(dataDirectory);
+        if (pid.isEmpty()) {
             return Optional.empty();
         }
-        if (pid <= 0 || !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-            return Optional.empty();
-        }
-        Path proc = Path.of("/proc", Long.toString(pid));
+        Path proc = Path.of("/proc", Long.toString(pid.getAsLong()));
         try {
             Path executable = Files.readSymbolicLink(proc.resolve("exe"));
             Path workingDirectory = Files.readSymbolicLink(proc.resolve("cwd"));
@@ -63,10 +70,8 @@ record Postmaster(long pid, Path dataDirectory, Path executable) {
                     || !workingDirectory.equals(dataDirectory.toRealPath())) {
                 return Optional.empty();
             }
-            return Optional.of(new Postmaster(pid, dataDirectory, executable));
+            return Optional.of(new Postmaster(pid.getAsLong(), dataDirectory, executable));
         } catch (IOException notInspectable) {
-            LOG.warnf("%s names process %d, which this process may not inspect; PostgreSQL decides whether it is stale",
-                    dataDirectory.resolve(PID_FILE), pid);
             return Optional.empty();
         }
     }
