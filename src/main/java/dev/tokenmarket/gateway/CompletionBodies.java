@@ -3,6 +3,7 @@ package dev.tokenmarket.gateway;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.platform.error.ErrorResponses;
 import io.quarkus.runtime.configuration.MemorySize;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpVersion;
@@ -10,6 +11,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.impl.RoutingContextInternal;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -43,11 +45,27 @@ public class CompletionBodies {
                 } else {
                     bodies.handle(rc);
                 }
-            }).failureHandler(this::tooLarge);
+            }).handler(CompletionBodies::emptyWhenAbsent).failureHandler(this::bodyFailed);
         }
     }
 
-    private void tooLarge(RoutingContext rc) {
+    /**
+     * The body handler leaves no body at all for a request without one (Content-Length: 0, or chunked with no
+     * chunk); RESTEasy Reactive then waits on the worker for input the request will never send again, and the
+     * client gets no answer. An empty body lets the resource refuse it at once.
+     */
+    private static void emptyWhenAbsent(RoutingContext rc) {
+        if (rc.request().version() != HttpVersion.HTTP_2 && rc.body().buffer() == null) {
+            ((RoutingContextInternal) rc).setBody(Buffer.buffer());
+        }
+        rc.next();
+    }
+
+    private void bodyFailed(RoutingContext rc) {
+        if (rc.response().ended()) {
+            // The body deadline answered 408 and closed the connection, which failed the body's reading.
+            return;
+        }
         if (rc.statusCode() != ErrorCode.REQUEST_TOO_LARGE.status() || rc.response().headWritten()) {
             rc.next();
             return;
@@ -56,7 +74,7 @@ public class CompletionBodies {
         String size = limit % MEGABYTE == 0 ? limit / MEGABYTE + " MB" : limit / 1024 + " KB";
         ErrorCode code = ErrorCode.REQUEST_TOO_LARGE;
         rc.response().setStatusCode(code.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .end(new JsonObject(ErrorResponses.openAiError(code.code(), code.openAiType(),
+                .end(new JsonObject(ErrorResponses.body(rc.request().path(), code,
                         "The request body is larger than the " + size + " this API accepts; send a shorter prompt.",
                         null)).encode());
     }

@@ -5,6 +5,7 @@ import dev.tokenmarket.inference.ChatMessage;
 import dev.tokenmarket.inference.ChatTemplate;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
+import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.RoutingPreferences;
 import dev.tokenmarket.routing.SamplingParameter;
 
@@ -34,7 +35,11 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
     private static final Set<String> SORTS = Set.of("price", "throughput", "latency");
 
     public static CompletionCall parse(JsonNode body, boolean chat) {
-        if (body == null || !body.isObject()) {
+        if (body == null) {
+            // An empty body (Content-Length: 0, or a chunked body without chunks) reaches here as null.
+            throw new ApiException(ErrorCode.MALFORMED_JSON, "The request body is empty; send a JSON object.");
+        }
+        if (!body.isObject()) {
             throw ApiException.invalid("body", "The request body must be a JSON object.");
         }
         String model = requiredText(body, "model");
@@ -157,10 +162,13 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
         return result;
     }
 
-    /** Content is a string, or an array of parts of which the text parts are joined. */
+    /**
+     * Content is a string, or an array of parts of which the text parts are joined. A missing or null content
+     * is refused, as OpenAI does: served as "" it would bill a prompt the buyer never wrote.
+     */
     private static String content(JsonNode node, String field) {
         if (node == null || node.isNull()) {
-            return "";
+            throw ApiException.invalid(field, "Field '" + field + "' is required: a string (\"\" for an empty message) or an array of text parts.");
         }
         if (node.isTextual()) {
             return node.asText();

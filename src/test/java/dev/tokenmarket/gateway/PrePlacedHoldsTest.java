@@ -15,6 +15,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Map;
 import java.util.UUID;
 
 import static dev.tokenmarket.testing.Market.as;
@@ -66,6 +67,22 @@ class PrePlacedHoldsTest {
                 "the wallet paid the sum of its requests' costs");
     }
 
+    /** The provider earned each generation's cost less the fee, as the test computes it from the generations' costs. */
+    private void assertProviderEarnedItsShares(Org provider, Org buyer) throws SQLException {
+        BigDecimal shares = BigDecimal.ZERO;
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select cost_nano_usd from generations where buyer_org_id = ?")) {
+            ps.setObject(1, UUID.fromString(buyer.id()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    shares = shares.add(Market.providerShare(BigDecimal.valueOf(rs.getLong(1), 9)));
+                }
+            }
+        }
+        String earned = as(provider.key()).get("/api/balance").then().statusCode(200).extract().path("payable.posted");
+        assertEquals(0, shares.compareTo(Market.usd(earned)), "the provider earned its shares: " + earned);
+    }
+
     private long single(String sql, Object... parameters) throws SQLException {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < parameters.length; i++) {
@@ -107,6 +124,7 @@ class PrePlacedHoldsTest {
                 wallet, PLACED_AHEAD) > 0, "the holds placed ahead and not needed are voided");
         assertEquals(0, single("select count(*) from hold_states where account_id = ? and status in ('pending', 'settling')", wallet));
         assertPaidTheSumOfItsRequestsCosts(buyer, "10.00");
+        assertProviderEarnedItsShares(provider, buyer);
         Market.assertLedgerBalanced();
     }
 
@@ -132,7 +150,9 @@ class PrePlacedHoldsTest {
 
         Market.awaitSettled(buyer);
         assertPaidTheSumOfItsRequestsCosts(buyer, "0.50");
-        assertTrue(Market.usd(Market.balance(buyer).get("available")).signum() >= 0);
+        Map<String, String> balance = Market.balance(buyer);
+        assertEquals(balance.get("posted"), balance.get("available"), "the holds placed ahead are all back: " + balance);
+        assertProviderEarnedItsShares(provider, buyer);
         Market.assertLedgerBalanced();
     }
 }

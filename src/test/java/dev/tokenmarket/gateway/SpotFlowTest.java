@@ -83,18 +83,22 @@ class SpotFlowTest {
         // Proves the chat endpoint runs the reference engine and bills what it produced.
         Org provider = Market.org("provider", "provider");
         Org buyer = Market.org("buyer", "buyer");
-        Market.endpoint(provider, "0.50", "1.50");
+        String endpointId = Market.endpoint(provider, "0.50", "1.50");
         Market.funded(buyer, "1.00");
 
-        as(buyer.key()).body(Map.of("model", Market.MODEL, "max_tokens", 40, "temperature", 0.8, "seed", 7,
-                        "messages", List.of(Map.of("role", "user", "content", "Once upon a time"))))
-                .post("/v1/chat/completions").then().statusCode(200)
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "max_tokens", 40, "temperature", 0.8,
+                        "seed", 7, "messages", List.of(Map.of("role", "user", "content", "Once upon a time")),
+                        "provider", Market.only(endpointId)))
+                .post("/v1/chat/completions");
+        response.then().statusCode(200)
                 .body("object", equalTo("chat.completion"))
                 .body("choices[0].message.role", equalTo("assistant"))
                 .body("choices[0].message.content", not(emptyString()))
                 .body("usage.completion_tokens", greaterThan(0))
                 .body("usage.cost", not(equalTo("0.00")));
-        Market.awaitSettled(buyer);
+        assertEquals(0, Market.expectedCost(response, "0.50", "1.50").compareTo(usd(response.path("usage.cost"))),
+                response.asString());
+        Market.assertSettled(buyer, "1.00", provider, List.of(Market.served(response)));
         Market.assertLedgerBalanced();
     }
 

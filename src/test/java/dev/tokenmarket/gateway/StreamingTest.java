@@ -1,6 +1,7 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.ServerSentEvents;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
@@ -41,8 +42,9 @@ class StreamingTest {
         Map<String, Object> request = Map.of("model", Market.MODEL, "max_tokens", 60, "temperature", 0,
                 "messages", List.of(Map.of("role", "user", "content", "Once upon a time")),
                 "provider", Market.only(endpointId));
-        String wholeText = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200)
-                .extract().path("choices[0].message.content");
+        Response whole = as(buyer.key()).body(request).post("/v1/chat/completions");
+        whole.then().statusCode(200);
+        String wholeText = whole.path("choices[0].message.content");
 
         Response response = as(buyer.key()).body(withStream(request)).post("/v1/chat/completions");
         assertEquals(200, response.statusCode());
@@ -70,6 +72,7 @@ class StreamingTest {
                 .body("data.streamed", org.hamcrest.Matchers.equalTo(true))
                 .body("data.cancelled", org.hamcrest.Matchers.equalTo(false))
                 .body("data.cost", org.hamcrest.Matchers.equalTo(cost));
+        Market.assertSettled(buyer, "5.00", provider, List.of(Market.served(whole), new Generation(id, usd(cost))));
         Market.assertLedgerBalanced();
     }
 
@@ -94,7 +97,7 @@ class StreamingTest {
             assertTrue(logprob <= 0, "a log-probability is at most 0");
             assertEquals(2, chunk.getMap("choices[0].logprobs.top_logprobs[0]").size());
         }
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider, List.of(streamed(response, events, "0.10", "0.20")));
         Market.assertLedgerBalanced();
     }
 
@@ -105,11 +108,13 @@ class StreamingTest {
         Org buyer = Market.org("buyer", "buyer");
         String endpointId = Market.endpoint(provider, "0.10", "0.20");
         Market.funded(buyer, "1.00");
-        JsonPath answer = as(buyer.key()).body(Map.of("model", Market.MODEL, "max_tokens", 10, "temperature", 0.9,
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "max_tokens", 10, "temperature", 0.9,
                         "seed", 3, "n", 2, "logprobs", true, "top_logprobs", 3,
                         "messages", List.of(Map.of("role", "user", "content", "Tom had a dog")),
                         "provider", Market.only(endpointId)))
-                .post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+                .post("/v1/chat/completions");
+        response.then().statusCode(200);
+        JsonPath answer = response.jsonPath();
         assertEquals(2, answer.getList("choices").size());
         int tokens = 0;
         for (int i = 0; i < 2; i++) {
@@ -119,7 +124,8 @@ class StreamingTest {
             tokens += content.size();
         }
         assertEquals(tokens, answer.getInt("usage.completion_tokens"), "both choices' tokens are billed");
-        Market.awaitSettled(buyer);
+        assertEquals(0, Market.expectedCost(response, "0.10", "0.20").compareTo(usd(answer.getString("usage.cost"))));
+        Market.assertSettled(buyer, "1.00", provider, List.of(Market.served(response)));
         Market.assertLedgerBalanced();
     }
 
@@ -138,7 +144,7 @@ class StreamingTest {
         ServerSentEvents events = ServerSentEvents.parse(response.asString());
         assertTrue(events.comments() > 0, "keep-alive comments between paced tokens");
         assertTrue(events.endsWithDone());
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider, List.of(streamed(response, events, "0.10", "0.20")));
         Market.assertLedgerBalanced();
     }
 
@@ -169,6 +175,16 @@ class StreamingTest {
         assertEquals(0, usd("5.00").subtract(usd((String) generation.get("cost"))).compareTo(usd(balance.get("posted"))),
                 "billed exactly the produced tokens: " + balance);
         Market.assertLedgerBalanced();
+    }
+
+    /** The generation a whole stream reports in its usage chunk, its cost checked against its tokens at these prices. */
+    private static Generation streamed(Response response, ServerSentEvents events, String promptPrice,
+                                       String completionPrice) {
+        JsonPath usage = events.chunks().getLast();
+        java.math.BigDecimal expected = Market.expectedCost(usage.getInt("usage.prompt_tokens"),
+                usage.getInt("usage.completion_tokens"), promptPrice, completionPrice);
+        assertEquals(0, expected.compareTo(usd(usage.getString("usage.cost"))), usage.prettify());
+        return new Generation(response.header("X-Generation-Id"), expected);
     }
 
     private static Map<String, Object> withStream(Map<String, Object> request) {

@@ -5,6 +5,7 @@ import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
 
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -13,6 +14,7 @@ import java.util.UUID;
 import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Drives the marketplace through its public HTTP API, the way its users do. */
 public final class Market {
@@ -104,6 +106,65 @@ public final class Market {
     public static void awaitSettled(Org buyer) {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
                 .until(() -> usd(balance(buyer).get("held")).signum() == 0);
+    }
+
+    /** One generation a test was served, as its response told the buyer: its id and its cost. */
+    public record Generation(String id, BigDecimal costUsd) {
+    }
+
+    /** The generation a 200 completion response (whole) reports. */
+    public static Generation served(Response response) {
+        return new Generation(response.path("id"), usd(response.path("usage.cost")));
+    }
+
+    /**
+     * The cost the test computes for a 200 completion response from its usage's tokens at the endpoint's prices
+     * (USD per million tokens), rounded half-even to the nano-USD as the product brief defines it.
+     */
+    public static BigDecimal expectedCost(Response response, String promptPrice, String completionPrice) {
+        return expectedCost(response.<Integer>path("usage.prompt_tokens"), response.<Integer>path("usage.completion_tokens"),
+                promptPrice, completionPrice);
+    }
+
+    /** The same for these token counts. */
+    public static BigDecimal expectedCost(int promptTokens, int completionTokens, String promptPrice, String completionPrice) {
+        return usd(promptPrice).multiply(BigDecimal.valueOf(promptTokens))
+                .add(usd(completionPrice).multiply(BigDecimal.valueOf(completionTokens)))
+                .divide(BigDecimal.valueOf(1_000_000), 9, RoundingMode.HALF_EVEN);
+    }
+
+    /** A provider's share of a generation, as the product brief defines it: the cost less the fee, rounded half-even. */
+    public static BigDecimal providerShare(BigDecimal costUsd) {
+        BigDecimal fee = costUsd.multiply(BigDecimal.valueOf(UsageEvents.FEE_BPS))
+                .divide(BigDecimal.valueOf(10_000), 9, RoundingMode.HALF_EVEN);
+        return costUsd.subtract(fee);
+    }
+
+    /**
+     * The closing check of a test that served these generations, all from one provider, to a buyer funded with
+     * {@code depositedUsd}: the buyer paid exactly their costs and holds nothing, the provider earned exactly
+     * their shares, and the ledger posted each generation once, with no dead letter and no amount mismatch.
+     */
+    public static void assertSettled(Org buyer, String depositedUsd, Org provider, List<Generation> served) {
+        awaitSettled(buyer);
+        BigDecimal costs = served.stream().map(Generation::costUsd).reduce(BigDecimal.ZERO, BigDecimal::add);
+        BigDecimal shares = served.stream().map(g -> providerShare(g.costUsd())).reduce(BigDecimal.ZERO, BigDecimal::add);
+        Map<String, String> wallet = balance(buyer);
+        assertEquals(0, usd(depositedUsd).subtract(costs).compareTo(usd(wallet.get("posted"))),
+                "the buyer paid the costs of " + served.size() + " generations, " + costs + " USD: " + wallet);
+        assertEquals(0, usd(wallet.get("available")).compareTo(usd(wallet.get("posted"))), "nothing held: " + wallet);
+        String earned = as(provider.key()).get("/api/balance").then().statusCode(200).extract().path("payable.posted");
+        assertEquals(0, shares.compareTo(usd(earned)), "the provider earned its shares, " + shares + " USD: " + earned);
+        List<Map<String, Object>> buyers = as(ADMIN_KEY).get("/api/ledger/reconciliation").then().statusCode(200)
+                .extract().jsonPath().getList("by_buyer");
+        Map<String, Object> reconciled = buyers.stream().filter(row -> buyer.id().equals(row.get("org_id")))
+                .findFirst().orElse(Map.of("events_metered", 0, "entries_posted", 0, "awaiting_settlement", 0,
+                        "dead_lettered", 0, "amount_mismatches", 0));
+        assertEquals(served.size(), reconciled.get("events_metered"), "metered: " + reconciled);
+        assertEquals(served.size(), reconciled.get("entries_posted"), "posted once each: " + reconciled);
+        assertEquals(0, reconciled.get("awaiting_settlement"), reconciled.toString());
+        assertEquals(0, reconciled.get("dead_lettered"), "nothing dead-lettered: " + reconciled);
+        assertEquals(0, reconciled.get("amount_mismatches"), reconciled.toString());
     }
 
     /** The closing check of every test that moves money: the ledger balances and agrees with its postings. */

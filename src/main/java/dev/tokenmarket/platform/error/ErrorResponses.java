@@ -98,9 +98,27 @@ public final class ErrorResponses {
 
     private static Response respond(UriInfo uri, int status, String code, String openAiType, String message,
                                     String field) {
-        if (isOpenAiPath(uri.getPath())) {
-            return Response.status(status).type(MediaType.APPLICATION_JSON_TYPE)
-                    .entity(openAiError(code, openAiType, message, field)).build();
+        return Response.status(status).type(mediaType(uri.getPath()))
+                .entity(body(uri.getPath(), status, code, openAiType, message, field)).build();
+    }
+
+    /** The media type of an error answer on this path. */
+    public static MediaType mediaType(String path) {
+        return isOpenAiPath(path) ? MediaType.APPLICATION_JSON_TYPE : PROBLEM_JSON;
+    }
+
+    /**
+     * The error body for this path, for code that answers outside JAX-RS (Vert.x routes): the OpenAI shape
+     * on {@code /v1}, problem details elsewhere.
+     */
+    public static Map<String, Object> body(String path, ErrorCode code, String message, String field) {
+        return body(path, code.status(), code.code(), code.openAiType(), message, field);
+    }
+
+    private static Map<String, Object> body(String path, int status, String code, String openAiType, String message,
+                                            String field) {
+        if (isOpenAiPath(path)) {
+            return openAiError(code, openAiType, message, field);
         }
         Map<String, Object> problem = new LinkedHashMap<>();
         problem.put("type", "https://tokenmarket.dev/problems/" + code);
@@ -111,8 +129,8 @@ public final class ErrorResponses {
         if (field != null) {
             problem.put("field", field);
         }
-        problem.put("instance", uri.getPath());
-        return Response.status(status).type(PROBLEM_JSON).entity(problem).build();
+        problem.put("instance", path);
+        return problem;
     }
 
     public static Map<String, Object> openAiError(String code, String type, String message, String field) {
