@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Ledger settlement benchmark: N usage events through Kafka into the ledger (the packaged application's
-# consumers, synchronous commit on) as a backlog, as fast as produced, and sent at a steady rate; a run paced
-# at 1,000 events/s, the naive one-transaction-per-event baseline, and pgbench TPC-B against the same
-# PostgreSQL server. Options are passed on (--sustained-rate 0 leaves out the steady run):
+# Ledger settlement benchmark: N usage events written to the usage outbox by the metering code (UsageOutbox),
+# published by the packaged application's outbox relay and settled by its ledger consumers (synchronous commit
+# on): a backlog committed at once, as fast as written, and written at a steady rate; a run paced at 1,000
+# events/s, the naive one-transaction-per-event baseline, and pgbench TPC-B against the same PostgreSQL server.
+# Options are passed on (--sustained-rate 0 leaves out the steady run):
 #   --events 1000000  --warmup-events 100000  --sustained-rate 25000  --paced-seconds 30  --naive-events 5000
 #   --pgbench-seconds 30
 #   --buyers even (64 buyers spread evenly over the partitions; random: the first 64 created)
+#   --source outbox (kafka: produce the events straight to the topic, without the outbox and the relay)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -162,7 +162,7 @@ public class OutboxRelay {
                 }
                 // skip locked: several gateway replicas relay side by side without sending the same row.
                 try (PreparedStatement ps = c.prepareStatement("""
-                        select ctid::text, event_id, buyer_org_id, payload::text from usage_outbox
+                        select ctid::text, event_id, buyer_org_id, payload from usage_outbox
                         where published_at is null order by created_at limit ? for update skip locked""")) {
                     ps.setInt(1, BATCH_SIZE_MAX);
                     try (ResultSet rs = ps.executeQuery()) {

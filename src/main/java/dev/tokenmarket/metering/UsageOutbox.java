@@ -37,7 +37,10 @@ public class UsageOutbox {
         OneRoundTrip.run(c, List.of(new InsertEvents(List.of(event))));
     }
 
-    /** {@link #insert} for several events, as a command to send with others in {@link OneRoundTrip}. */
+    /**
+     * {@link #insert} for several events, as a command to send with others in {@link OneRoundTrip}. The payload
+     * is kept as the text the encoder wrote and relayed as it is, so the ledger gets the encoder's exact bytes.
+     */
     public static final class InsertEvents implements OneRoundTrip.Command {
         private final List<UsageEvent> events;
 
@@ -49,7 +52,7 @@ public class UsageOutbox {
         public String sql() {
             return """
                     insert into usage_outbox (event_id, buyer_org_id, payload)
-                    select e.event_id, e.buyer_org_id, e.payload::jsonb
+                    select e.event_id, e.buyer_org_id, e.payload
                     from unnest(?::uuid[], ?::uuid[], ?::text[]) as e (event_id, buyer_org_id, payload)""";
         }
 

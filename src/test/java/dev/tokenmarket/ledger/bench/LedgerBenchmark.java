@@ -3,6 +3,8 @@ package dev.tokenmarket.ledger.bench;
 import dev.tokenmarket.ledger.LedgerConsumer;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
+import dev.tokenmarket.metering.UsageOutbox;
+import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.platform.embedded.EmbeddedInfrastructure;
 import dev.tokenmarket.testing.PackagedApplication;
 import dev.tokenmarket.testing.TemporaryDirectories;
@@ -42,13 +44,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The ledger's settlement benchmark (issue 4): usage events produced to Kafka and settled by the packaged
- * application's ledger consumers into PostgreSQL with synchronous commit on; pgbench TPC-B against the same
- * server for scale. Run by {@code load-tests/ledger-benchmark.sh}.
+ * The ledger's settlement benchmark: usage events written to the usage outbox by the metering code
+ * ({@link UsageOutbox}), published by the packaged application's outbox relay and settled by its ledger
+ * consumers into PostgreSQL with synchronous commit on; pgbench TPC-B against the same server for scale.
+ * With {@code --source kafka} the events are produced straight to the topic instead, leaving the outbox and
+ * the relay out (the path this benchmark measured before the relay sent the encoder's bytes). Run by
+ * {@code load-tests/ledger-benchmark.sh}.
  *
  * <p>Settle latency is measured on probe events (every {@value #PROBE_EVERY}th event): the time from the
- * producer handing the event to Kafka to the moment its journal entry is visible to a reader, which means
- * committed. One thread looks for each partition's oldest {@value #PROBE_HEADS} outstanding probes every
+ * event being committed to the outbox (or handed to the Kafka producer) to the moment its journal entry is
+ * visible to a reader, which means committed. One thread looks for each partition's oldest {@value #PROBE_HEADS} outstanding probes every
  * {@value #PROBE_POLL_MILLIS} ms, so that the measuring itself stays a small load on the database it measures.
  */
 public final class LedgerBenchmark {
@@ -85,8 +90,10 @@ public final class LedgerBenchmark {
     private static final int COUNT_POLL_MILLIS = 250;
     /** Each look at the group's lag is three requests to the broker, which shares the machine with the ledger. */
     private static final int LAG_POLL_MILLIS = 100;
-    /** Holds placed per transaction when preparing a run. */
+    /** Holds placed per transaction when preparing a run, and outbox rows per statement of a backlog. */
     private static final int HOLD_CHUNK = 10_000;
+    /** The most usage events one outbox transaction carries: a gateway's group commit takes up to 256 requests. */
+    private static final int OUTBOX_GROUP_MAX = 256;
     private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
 
     private final EmbeddedInfrastructure infrastructure;
@@ -99,6 +106,7 @@ public final class LedgerBenchmark {
     private final Map<String, Integer> partitionOf = new HashMap<>();
     private Admin admin;
     private boolean evenBuyers;
+    private boolean throughOutbox;
 
     private LedgerBenchmark(EmbeddedInfrastructure infrastructure) {
         this.infrastructure = infrastructure;
@@ -115,7 +123,7 @@ public final class LedgerBenchmark {
         org.jboss.logmanager.LogContext.getLogContext().getLogger("").setLevel(java.util.logging.Level.INFO);
         Map<String, String> options = new HashMap<>(Map.of("events", "1000000", "warmup-events", "100000",
                 "sustained-rate", "25000", "paced-seconds", "30", "naive-events", "5000", "pgbench-seconds", "30",
-                "pgbench", "pgbench", "buyers", "even"));
+                "pgbench", "pgbench", "buyers", "even", "source", "outbox"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             options.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -130,6 +138,13 @@ public final class LedgerBenchmark {
                 case "random" -> false;
                 default -> throw new IllegalArgumentException("--buyers is even or random, not " + options.get("buyers"));
             };
+            benchmark.throughOutbox = switch (options.get("source")) {
+                case "outbox" -> true;
+                case "kafka" -> false;
+                default -> throw new IllegalArgumentException("--source is outbox or kafka, not " + options.get("source"));
+            };
+            System.out.printf("events enter %s%n", benchmark.throughOutbox
+                    ? "the usage outbox (UsageOutbox), relayed to Kafka by the application" : "Kafka straight from the benchmark's producer");
             benchmark.run(work, events, Integer.parseInt(options.get("warmup-events")),
                     Integer.parseInt(options.get("sustained-rate")), Integer.parseInt(options.get("paced-seconds")),
                     Integer.parseInt(options.get("naive-events")), Integer.parseInt(options.get("pgbench-seconds")),
@@ -161,13 +176,24 @@ public final class LedgerBenchmark {
         if (warmupEvents > 0) {
             settle(warmupEvents, 0);
         }
-        app.setSettlementPaused(ADMIN_KEY, true);
-        produceBacklog(events);
-        ServerWork beforeDrain = serverWork();
-        Timestamp resumedAt = databaseNow();
-        app.setSettlementPaused(ADMIN_KEY, false);
-        awaitUsageEntries(warmupEvents + events);
-        double drained = drainRate(resumedAt, events);
+        ServerWork beforeDrain;
+        double drained;
+        if (throughOutbox) {
+            // A backlog in the outbox, as after a broker outage: committed at once, then relayed and settled.
+            List<UsageEvent> backlog = servedRequests(events, new Random(-events));
+            beforeDrain = serverWork();
+            Timestamp committedAt = commitToOutbox(backlog);
+            awaitUsageEntries(warmupEvents + events);
+            drained = drainRate(committedAt, events, true);
+        } else {
+            app.setSettlementPaused(ADMIN_KEY, true);
+            produceBacklog(events);
+            beforeDrain = serverWork();
+            Timestamp resumedAt = databaseNow();
+            app.setSettlementPaused(ADMIN_KEY, false);
+            awaitUsageEntries(warmupEvents + events);
+            drained = drainRate(resumedAt, events, false);
+        }
         System.out.printf(Locale.ROOT, "the drain: %s%n", serverWork().since(beforeDrain, events));
         ServerWork beforeLive = serverWork();
         Result full = settle(events, 0);
@@ -198,8 +224,8 @@ public final class LedgerBenchmark {
         System.out.println();
         System.out.println("| run | events | settled per second | p50 settle latency | p99 settle latency |");
         System.out.println("|---|---:|---:|---:|---:|");
-        System.out.printf(Locale.ROOT, "| batched, a backlog drained (produced while settlement was paused, after %,d events of warm-up) | %,d | %,.0f | | |%n",
-                warmupEvents, events, drained);
+        System.out.printf(Locale.ROOT, "| batched, a backlog drained (%s, after %,d events of warm-up) | %,d | %,.0f | | |%n",
+                throughOutbox ? "committed to the outbox at once" : "produced while settlement was paused", warmupEvents, events, drained);
         full.print("batched, as fast as produced");
         if (sustained != null) {
             sustained.print(String.format(Locale.ROOT, "batched, sent at a steady %,d events/s", sustainedRate));
@@ -334,16 +360,19 @@ public final class LedgerBenchmark {
     }
 
     /**
-     * How fast the backlog was settled: its entries over the span from the first to the last settling
-     * transaction (their created_at). The span leaves out the last batch's own write, under 1% of a
-     * backlog of a million events.
+     * How fast the backlog was settled: its entries over the span from {@code since} (the backlog's commit to
+     * the outbox, when {@code fromSince}) or from the first settling transaction, to the last settling
+     * transaction (their created_at). The span leaves out the last batch's own write, under 1% of a backlog
+     * of a million events.
      */
-    private double drainRate(Timestamp resumedAt, int backlog) throws SQLException {
+    private double drainRate(Timestamp since, int backlog, boolean fromSince) throws SQLException {
         try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
              PreparedStatement ps = c.prepareStatement("""
-                     select count(*), extract(epoch from max(created_at) - min(created_at))
+                     select count(*), extract(epoch from max(created_at) - case when ? then ? else min(created_at) end)
                      from journal_entries where code = 'usage' and created_at >= ?""")) {
-            ps.setTimestamp(1, resumedAt);
+            ps.setBoolean(1, fromSince);
+            ps.setTimestamp(2, since);
+            ps.setTimestamp(3, since);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 if (rs.getLong(1) != backlog) {
@@ -398,12 +427,42 @@ public final class LedgerBenchmark {
      * a scan that grows with the journal and would load the server being measured.
      */
     private void awaitUsageEntries(long count) throws Exception {
+        // The relay deletes a row once Kafka has its event: an empty outbox means every event is on the topic.
+        while (outboxWaiting()) {
+            Thread.sleep(LAG_POLL_MILLIS);
+        }
         while (groupLag() > 0) {
             Thread.sleep(LAG_POLL_MILLIS);
         }
         while (usageEntries() < count) {
             Thread.sleep(COUNT_POLL_MILLIS);
         }
+    }
+
+    /** Whether events wait in the outbox (read by its partial index, as the relay reads it, not by a scan of dead rows). */
+    private boolean outboxWaiting() throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            s.execute("set local enable_seqscan = off");
+            try (ResultSet rs = s.executeQuery("select exists (select 1 from usage_outbox where published_at is null)")) {
+                rs.next();
+                boolean waiting = rs.getBoolean(1);
+                c.commit();
+                return waiting;
+            }
+        }
+    }
+
+    /** Commits {@code events} to the outbox in one transaction; answers the database's time just after the commit. */
+    private Timestamp commitToOutbox(List<UsageEvent> events) throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
+            c.setAutoCommit(false);
+            for (int from = 0; from < events.size(); from += HOLD_CHUNK) {
+                OneRoundTrip.run(c, List.of(new UsageOutbox.InsertEvents(events.subList(from, Math.min(events.size(), from + HOLD_CHUNK)))));
+            }
+            c.commit();
+        }
+        return databaseNow();
     }
 
     /** Records of the usage topic the ledger's consumer group has not yet committed. */
@@ -424,20 +483,77 @@ public final class LedgerBenchmark {
     }
 
     /**
-     * Produces {@code count} events (at {@code ratePerSecond}, or as fast as the producer goes when 0) and
-     * waits until all are posted; the rate is count over first send to last entry visible.
+     * Sends {@code count} events through the outbox or straight to Kafka (at {@code ratePerSecond}, or as fast
+     * as it goes when 0) and waits until all are posted; the rate is count over first write to last entry visible.
      */
     private Result settle(int count, int ratePerSecond) throws Exception {
         List<UsageEvent> events = servedRequests(count, new Random(count));
-        // Encoded before the clock starts: the gateways that produce the events in production run on
-        // machines of their own, and here each JSON encoding took CPU from the ledger being measured.
-        String[] json = events.stream().map(UsageEventCodec::toJson).toArray(String[]::new);
         long before = usageEntries();
         ProbeWatcher probes = new ProbeWatcher();
         Thread watcher = Thread.ofPlatform().name("probe-watcher").start(probes);
-        long start = System.nanoTime();
+        long start;
+        if (throughOutbox) {
+            start = System.nanoTime();
+            fillOutbox(events, ratePerSecond, start, probes);
+        } else {
+            // Encoded before the clock starts: the gateways that produce the events in production run on
+            // machines of their own, and here each JSON encoding took CPU from the ledger being measured.
+            String[] json = events.stream().map(UsageEventCodec::toJson).toArray(String[]::new);
+            start = System.nanoTime();
+            produce(events, json, ratePerSecond, start, probes);
+        }
+        long produced = System.nanoTime();
+        awaitUsageEntries(before + count);
+        long settled = System.nanoTime();
+        probes.running = false;
+        watcher.join();
+        double seconds = (settled - start) / 1e9;
+        System.out.printf(Locale.ROOT, "%,d events: %s in %.2f s, all settled after %.2f s%n", count,
+                throughOutbox ? "committed to the outbox" : "produced", (produced - start) / 1e9, seconds);
+        double[] latencies = probes.latenciesMs();
+        return new Result(count, count / seconds, percentile(latencies, 0.50), percentile(latencies, 0.99));
+    }
+
+    /**
+     * Writes the events to the outbox as gateways meter them (at {@code ratePerSecond}, or as fast as it goes
+     * when 0): each transaction takes the events due so far, up to a group commit's {@value #OUTBOX_GROUP_MAX},
+     * so that while one commits the next requests gather, as in the gateway's group commit.
+     */
+    private void fillOutbox(List<UsageEvent> events, int ratePerSecond, long start, ProbeWatcher probes) throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
+            c.setAutoCommit(false);
+            int next = 0;
+            while (next < events.size()) {
+                int due = events.size();
+                if (ratePerSecond > 0) {
+                    long now = System.nanoTime();
+                    due = (int) Math.min(events.size(), (now - start) * ratePerSecond / 1_000_000_000L + 1);
+                    if (due <= next) {
+                        long dueAt = start + (long) next * 1_000_000_000L / ratePerSecond;
+                        LockSupport.parkNanos(Math.max(dueAt - now, PACING_TICK_NANOS));
+                        continue;
+                    }
+                }
+                int end = Math.min(due, next + OUTBOX_GROUP_MAX);
+                OneRoundTrip.run(c, List.of(new UsageOutbox.InsertEvents(events.subList(next, end))));
+                c.commit();
+                // The clock starts when the event is durable in the outbox, where the gateway answers the request.
+                long committed = System.nanoTime();
+                for (int i = next; i < end; i++) {
+                    if (i % PROBE_EVERY == 0) {
+                        UsageEvent e = events.get(i);
+                        probes.sent(partitionOf.get(e.buyerOrgId().toString()), e.eventId(), committed);
+                    }
+                }
+                next = end;
+            }
+        }
+    }
+
+    /** Produces the events straight to the topic, leaving out the outbox and its relay. */
+    private void produce(List<UsageEvent> events, String[] json, int ratePerSecond, long start, ProbeWatcher probes) {
         try (UsageEvents usage = new UsageEvents(infrastructure.kafka().bootstrapServers(), PRODUCER_LINGER_MILLIS)) {
-            for (int i = 0; i < count; i++) {
+            for (int i = 0; i < events.size(); i++) {
                 if (ratePerSecond > 0) {
                     long due = start + (long) i * 1_000_000_000L / ratePerSecond;
                     // Ahead of time, the producer sleeps at least a millisecond and then sends what came due:
@@ -457,16 +573,6 @@ public final class LedgerBenchmark {
             }
             usage.flush();
         }
-        long produced = System.nanoTime();
-        awaitUsageEntries(before + count);
-        long settled = System.nanoTime();
-        probes.running = false;
-        watcher.join();
-        double seconds = (settled - start) / 1e9;
-        System.out.printf(Locale.ROOT, "%,d events: produced in %.2f s, all settled after %.2f s%n", count,
-                (produced - start) / 1e9, seconds);
-        double[] latencies = probes.latenciesMs();
-        return new Result(count, count / seconds, percentile(latencies, 0.50), percentile(latencies, 0.99));
     }
 
     /** Finds probe events' entries as soon as they are committed. */
