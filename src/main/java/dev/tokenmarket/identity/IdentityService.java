@@ -21,6 +21,8 @@ public class IdentityService {
 
     /** The organization that owns the admin key. */
     public static final UUID PLATFORM_ORG_ID = UUID.fromString("00000000-0000-0000-0000-000000000001");
+    /** The advisory lock that makes the admin key set up once when several replicas start together. */
+    private static final long ADMIN_KEY_LOCK = 0x746d5f61646d696eL;
     private static final int ORG_ROLES_MAX = 5;
     private static final int NAME_LENGTH_MAX = 200;
 
@@ -74,15 +76,13 @@ public class IdentityService {
      */
     @Transactional
     public String ensureAdminKey(String configuredSecret) {
-        if (Organization.findById(PLATFORM_ORG_ID) == null) {
-            Organization platform = new Organization();
-            platform.id = PLATFORM_ORG_ID;
-            platform.name = "tokenmarket platform";
-            platform.roles = new String[] {Role.ADMIN.wireName()};
-            platform.createdAt = OffsetDateTime.now();
-            // Flushed first: the admin key is written with plain JDBC in this transaction and references the row.
-            platform.persistAndFlush();
-        }
+        // Replicas starting at once take turns, so that only the first on a new database generates a key.
+        Organization.getEntityManager().createNativeQuery("select pg_advisory_xact_lock(?1)")
+                .setParameter(1, ADMIN_KEY_LOCK).getSingleResult();
+        Organization.getEntityManager().createNativeQuery("""
+                        insert into organizations (id, name, roles) values (?1, 'tokenmarket platform', array['admin'])
+                        on conflict (id) do nothing""")
+                .setParameter(1, PLATFORM_ORG_ID).executeUpdate();
         return keys.ensureAdminKey(configuredSecret);
     }
 

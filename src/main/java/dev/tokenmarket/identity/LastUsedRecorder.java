@@ -20,15 +20,17 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Keeps each key's last-used time without a database write per request: a request only notes the time
- * in memory, and every {@code tokenmarket.identity.last-used-flush-interval} one statement writes what
- * this replica noted since, for all keys at once. So {@code last_used_at} in the database lags by at
- * most that interval (plus the write), which is its documented resolution; listings on the replica that
+ * in memory (to the second), and every {@code tokenmarket.identity.last-used-flush-interval} one statement
+ * writes what this replica noted since, for all keys at once. So {@code last_used_at} in the database lags
+ * by at most that interval and a second, which is its documented resolution; listings on the replica that
  * served the request show it at once.
  */
 @ApplicationScoped
 public class LastUsedRecorder {
 
     private static final Logger LOG = Logger.getLogger(LastUsedRecorder.class);
+    /** A use this soon after the one noted for the key is not noted again. */
+    private static final long NOTE_GRANULARITY_MILLIS = 1_000;
     /** Keys written per statement; a flush of more runs several statements. */
     private static final int FLUSH_BATCH_SIZE_MAX = 5_000;
 
@@ -39,7 +41,12 @@ public class LastUsedRecorder {
     AgroalDataSource dataSource;
 
     void used(UUID keyId) {
-        pending.put(keyId, System.currentTimeMillis());
+        long now = System.currentTimeMillis();
+        // A read most of the time: many threads serving one busy key would otherwise queue on one map entry.
+        Long noted = pending.get(keyId);
+        if (noted == null || now - noted >= NOTE_GRANULARITY_MILLIS) {
+            pending.put(keyId, now);
+        }
     }
 
     /** The use noted here and not yet written, or null. */

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.FutureTask;
 
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -61,22 +62,32 @@ class ApiKeyReplicasIT {
                 "TOKENMARKET_MODEL_DOWNLOAD", "false"), properties);
     }
 
-    /** How long after {@code since} the replica first refused {@code key}; fails past twice the bound. */
-    private static Duration awaitRefused(PackagedApplication replica, String key, String reason, Instant since)
+    /**
+     * Checks that {@code replica} refuses {@code key} to every request sent {@link #REVOCATION_BOUND} or more
+     * after {@code since}, and answers how long after {@code since} the first refused request was sent.
+     * Times are taken when requests are sent, not answered: on a machine shared with other builds an answer
+     * can take seconds, which says nothing about how long the key stayed valid.
+     */
+    private static Duration refusedWithinBound(PackagedApplication replica, String key, String reason, Instant since)
             throws InterruptedException {
-        Instant giveUp = since.plus(REVOCATION_BOUND.multipliedBy(2));
-        while (Instant.now().isBefore(giveUp)) {
+        Instant bound = since.plus(REVOCATION_BOUND);
+        Duration firstRefused = null;
+        while (firstRefused == null) {
+            Instant sent = Instant.now();
             int status = replica.as(key).get("/api/keys").statusCode();
             if (status == 401) {
-                Duration took = Duration.between(since, Instant.now());
-                replica.as(key).get("/api/keys").then().statusCode(401).body("code", equalTo("invalid_api_key"))
-                        .body("detail", containsString(reason));
-                return took;
+                firstRefused = Duration.between(since, sent);
+            } else {
+                assertEquals(200, status);
+                assertTrue(sent.isBefore(bound), "the key was still accepted at " + sent + ", "
+                        + Duration.between(since, sent).toMillis() + " ms after " + since);
+                Thread.sleep(50);
             }
-            assertEquals(200, status);
-            Thread.sleep(50);
         }
-        throw new AssertionError("the key was still accepted " + REVOCATION_BOUND.multipliedBy(2) + " after " + since);
+        Thread.sleep(Math.max(0, Duration.between(Instant.now(), bound).toMillis()));
+        replica.as(key).get("/api/keys").then().statusCode(401).body("code", equalTo("invalid_api_key"))
+                .body("detail", containsString(reason));
+        return firstRefused;
     }
 
     @Test
@@ -86,9 +97,17 @@ class ApiKeyReplicasIT {
         // admin key refuses the old one on both replicas.
         infrastructure = EmbeddedInfrastructure.start(dataDirectory.resolve("infra"), true, true);
         replicaA = replica("a", FIRST_ADMIN_KEY);
-        replicaA.start();
         replicaB = replica("b", FIRST_ADMIN_KEY);
-        replicaB.start();
+        // Started together, as Kubernetes starts replicas: both migrate and set up the admin key at once.
+        FutureTask<Void> startingB = new FutureTask<>(() -> {
+            replicaB.start();
+            return null;
+        });
+        Thread.ofPlatform().name("start-replica-b").start(startingB);
+        replicaA.start();
+        startingB.get();
+        replicaB.as(FIRST_ADMIN_KEY).get("/api/keys").then().statusCode(200)
+                .body("data.findAll { it.name == 'admin (TOKENMARKET_ADMIN_KEY)' }.size()", equalTo(1));
 
         String orgId = replicaA.as(FIRST_ADMIN_KEY).body(Map.of("name", "replicated buyer", "roles", List.of("buyer")))
                 .post("/api/orgs").then().statusCode(201).extract().path("id");
@@ -118,16 +137,13 @@ class ApiKeyReplicasIT {
                 .body("status", equalTo("revoked"));
         Instant revoked = Instant.now();
         replicaA.as(leaked.getString("key")).get("/api/keys").then().statusCode(401);
-        Duration revocationTook = awaitRefused(replicaB, leaked.getString("key"), "revoked", revoked);
-        System.out.println("revocation on A was refused on B after " + revocationTook.toMillis() + " ms");
-        assertTrue(revocationTook.compareTo(REVOCATION_BOUND) <= 0, "revocation applied on B within the bound: " + revocationTook);
+        Duration revocationTook = refusedWithinBound(replicaB, leaked.getString("key"), "revoked", revoked);
 
         String newSecret = replicaA.as(rotating.getString("key")).body(Map.of("grace_seconds", 0))
                 .post("/api/keys/" + rotating.getString("id") + "/rotate").then().statusCode(200).extract().path("key");
         Instant rotated = Instant.now();
         replicaB.as(newSecret).get("/api/keys").then().statusCode(200);
-        Duration rotationTook = awaitRefused(replicaB, rotating.getString("key"), "rotation", rotated);
-        assertTrue(rotationTook.compareTo(REVOCATION_BOUND) <= 0, "the replaced secret is refused on B within the bound: " + rotationTook);
+        Duration rotationTook = refusedWithinBound(replicaB, rotating.getString("key"), "rotation", rotated);
 
         // The operator rotates the admin key: replica A restarts with a new one; B keeps running.
         replicaB.as(FIRST_ADMIN_KEY).get("/api/keys").then().statusCode(200);
@@ -137,8 +153,10 @@ class ApiKeyReplicasIT {
         Instant restarted = Instant.now();
         replicaA.as(FIRST_ADMIN_KEY).get("/api/keys").then().statusCode(401).body("detail", containsString("revoked"));
         replicaA.as(SECOND_ADMIN_KEY).get("/api/keys").then().statusCode(200);
-        Duration adminKeyTook = awaitRefused(replicaB, FIRST_ADMIN_KEY, "revoked", restarted);
-        assertTrue(adminKeyTook.compareTo(REVOCATION_BOUND) <= 0, "the old admin key is refused on B within the bound: " + adminKeyTook);
+        Duration adminKeyTook = refusedWithinBound(replicaB, FIRST_ADMIN_KEY, "revoked", restarted);
+        System.out.printf("replica B first refused: the revoked key %d ms after the revocation, the replaced secret %d ms"
+                        + " after the rotation, the old admin key %d ms after replica A was ready again%n",
+                revocationTook.toMillis(), rotationTook.toMillis(), adminKeyTook.toMillis());
         replicaB.as(SECOND_ADMIN_KEY).get("/api/orgs/" + orgId + "/keys").then().statusCode(200)
                 .body("data.find { it.id == '" + rotating.getString("id") + "' }.status", equalTo("active"));
         replicaA.as(newSecret).get("/api/keys").then().statusCode(200);
