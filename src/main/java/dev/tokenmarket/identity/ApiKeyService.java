@@ -7,6 +7,8 @@ import io.quarkus.panache.common.Parameters;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.LockModeType;
+import jakarta.transaction.Synchronization;
+import jakarta.transaction.TransactionSynchronizationRegistry;
 import jakarta.transaction.Transactional;
 
 import java.sql.Connection;
@@ -53,6 +55,9 @@ public class ApiKeyService {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    TransactionSynchronizationRegistry transactions;
 
     /** A key as listings show it: never its secret. {@code status} is active, expired or revoked. */
     public record KeyView(UUID id, UUID orgId, String name, String label, String prefix, String status,
@@ -130,7 +135,7 @@ public class ApiKeyService {
         if (key.revokedAt == null) {
             key.revokedAt = now();
         }
-        authenticator.forget(key.keySha256, key.previousKeySha256);
+        forgetOnceCommitted(key.keySha256, key.previousKeySha256);
         return view(key, limits.limitsOf(List.of(key.id)));
     }
 
@@ -163,7 +168,7 @@ public class ApiKeyService {
         key.keySha256 = ApiKeys.sha256(secret);
         key.keyPrefix = ApiKeys.prefix(secret);
         key.rotatedAt = now;
-        authenticator.forget(key.previousKeySha256, replaced);
+        forgetOnceCommitted(key.previousKeySha256, replaced);
         return new RotatedKey(key.id, key.orgId, secret, key.keyPrefix, now.toInstant(), key.previousValidUntil.toInstant());
     }
 
@@ -234,6 +239,23 @@ public class ApiKeyService {
         key.expiresAt = expiresAt;
         key.persist();
         return key;
+    }
+
+    /**
+     * Drops the secrets from this replica's cache when the transaction ends: dropped before the commit, a
+     * request in between would read the old row and cache it again.
+     */
+    private void forgetOnceCommitted(byte[]... digests) {
+        transactions.registerInterposedSynchronization(new Synchronization() {
+            @Override
+            public void beforeCompletion() {
+            }
+
+            @Override
+            public void afterCompletion(int status) {
+                authenticator.forget(digests);
+            }
+        });
     }
 
     private void requireOwnOrganization(Caller caller, UUID orgId) {
