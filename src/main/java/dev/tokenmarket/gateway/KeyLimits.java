@@ -1,5 +1,6 @@
 package dev.tokenmarket.gateway;
 
+import dev.tokenmarket.identity.KeyLimitsDirectory;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.OneRoundTrip;
 import dev.tokenmarket.platform.error.ApiException;
@@ -21,6 +22,8 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.temporal.TemporalAdjusters;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * reservation is corrected to the actual usage in the transaction that meters the request.
  */
 @ApplicationScoped
-public class KeyLimits {
+public class KeyLimits implements KeyLimitsDirectory {
 
     /** How long a key's limit settings are reused before being re-read (a change elsewhere applies within this). */
     private static final long SETTINGS_TTL_NANOS = 1_000_000_000L;
@@ -92,6 +95,27 @@ public class KeyLimits {
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the limits of key " + keyId, e);
         }
+    }
+
+    @Override
+    public Map<UUID, Summary> limitsOf(Collection<UUID> keyIds) {
+        Map<UUID, Summary> summaries = new HashMap<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("""
+                     select api_key_id, requests_per_minute, tokens_per_minute, spend_limit_nano_usd, spend_reset
+                     from api_key_limits where api_key_id = any (?)""")) {
+            ps.setArray(1, c.createArrayOf("uuid", keyIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Long spend = rs.getObject(4, Long.class);
+                    summaries.put(rs.getObject(1, UUID.class), new Summary(rs.getObject(2, Integer.class),
+                            rs.getObject(3, Long.class), spend == null ? null : Money.formatUsd(spend), rs.getString(5)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the limits of " + keyIds.size() + " keys", e);
+        }
+        return summaries;
     }
 
     /** Stores a key's limits (replacing all of them) and applies them on this replica at once. */

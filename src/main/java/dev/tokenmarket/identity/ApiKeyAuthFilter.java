@@ -14,7 +14,7 @@ public class ApiKeyAuthFilter {
     private static final int KEY_LENGTH_MAX = 256;
 
     @Inject
-    IdentityService identity;
+    KeyAuthenticator authenticator;
 
     @Inject
     CurrentCaller currentCaller;
@@ -29,10 +29,6 @@ public class ApiKeyAuthFilter {
                 || header.length() - BEARER.length() > KEY_LENGTH_MAX) {
             throw new ApiException(ErrorCode.UNAUTHENTICATED, "The Authorization header must be 'Bearer <key>'.");
         }
-        Caller caller = identity.authenticate(header.substring(BEARER.length()).strip());
-        if (caller == null) {
-            throw new ApiException(ErrorCode.UNAUTHENTICATED, "Invalid API key: it is unknown or revoked.");
-        }
-        currentCaller.set(caller);
+        currentCaller.set(authenticator.authenticate(header.substring(BEARER.length()).strip()));
     }
 }

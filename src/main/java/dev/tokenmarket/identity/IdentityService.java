@@ -10,36 +10,27 @@ import jakarta.transaction.Transactional;
 import java.time.OffsetDateTime;
 import java.util.Arrays;
 import java.util.EnumSet;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 
-/** Organizations, their keys, and turning a presented key into a {@link Caller}. */
+/** Organizations, and the platform organization with its admin key. */
 @ApplicationScoped
 public class IdentityService {
 
     /** The organization that owns the admin key. */
     public static final UUID PLATFORM_ORG_ID = UUID.fromString("00000000-0000-0000-0000-000000000001");
+    /** The advisory lock that makes the admin key set up once when several replicas start together. */
+    private static final long ADMIN_KEY_LOCK = 0x746d5f61646d696eL;
     private static final int ORG_ROLES_MAX = 5;
     private static final int NAME_LENGTH_MAX = 200;
-    /** Authenticated keys are remembered this long, so the gateway does not read the database per request. */
-    private static final long CACHE_TTL_NANOS = 5_000_000_000L;
-    private static final int CACHE_SIZE_MAX = 100_000;
-
-    private record CachedCaller(Caller caller, long expiresAtNanos) {
-    }
-
-    private final Map<String, CachedCaller> cache = new ConcurrentHashMap<>();
 
     @Inject
     LedgerAccounts ledgerAccounts;
 
-    public record CreatedKey(UUID id, UUID orgId, String name, String secret, String prefix) {
-    }
+    @Inject
+    ApiKeyService keys;
 
     @Transactional
     public Organization createOrganization(String name, List<String> roleNames) {
@@ -78,79 +69,21 @@ public class IdentityService {
         return org;
     }
 
-    @Transactional
-    public CreatedKey createKey(UUID orgId, String name) {
-        organization(orgId);
-        return insertKey(orgId, requireName(name, "name"), ApiKeys.newSecret());
-    }
-
-    private CreatedKey insertKey(UUID orgId, String name, String secret) {
-        ApiKey key = new ApiKey();
-        key.id = UUID.randomUUID();
-        key.orgId = orgId;
-        key.name = name;
-        key.keySha256 = ApiKeys.sha256(secret);
-        key.keyPrefix = ApiKeys.prefix(secret);
-        key.createdAt = OffsetDateTime.now();
-        key.persist();
-        return new CreatedKey(key.id, orgId, name, secret, key.keyPrefix);
-    }
-
-    /** The caller behind {@code secret}, or null when the key is unknown or revoked. */
-    public Caller authenticate(String secret) {
-        byte[] digest = ApiKeys.sha256(secret);
-        String cacheKey = HexFormat.of().formatHex(digest);
-        long now = System.nanoTime();
-        CachedCaller cached = cache.get(cacheKey);
-        if (cached != null && cached.expiresAtNanos - now > 0) {
-            return cached.caller;
-        }
-        Caller caller = lookUp(digest);
-        if (caller != null) {
-            if (cache.size() >= CACHE_SIZE_MAX) {
-                cache.clear();
-            }
-            cache.put(cacheKey, new CachedCaller(caller, now + CACHE_TTL_NANOS));
-        }
-        return caller;
-    }
-
-    private Caller lookUp(byte[] digest) {
-        ApiKey key = ApiKey.find("keySha256 = ?1 and revokedAt is null", (Object) digest).firstResult();
-        if (key == null) {
-            return null;
-        }
-        Organization org = Organization.findById(key.orgId);
-        Set<Role> roles = EnumSet.noneOf(Role.class);
-        Arrays.stream(org.roles).map(Role::fromWire).forEach(roles::add);
-        return new Caller(org.id, key.id, roles);
-    }
-
     /**
-     * Makes sure the platform organization exists and that {@code configuredSecret} (when given) is an
-     * admin key. Answers a newly generated secret when none was configured and no admin key exists yet,
-     * so it can be shown once; otherwise null.
+     * Makes sure the platform organization exists and that {@code configuredSecret} (when given) is the admin
+     * key, refusing the admin keys of earlier configurations. Answers a newly generated secret when none was
+     * configured and no valid admin key exists, so it can be shown once; otherwise null.
      */
     @Transactional
     public String ensureAdminKey(String configuredSecret) {
-        if (Organization.findById(PLATFORM_ORG_ID) == null) {
-            Organization platform = new Organization();
-            platform.id = PLATFORM_ORG_ID;
-            platform.name = "tokenmarket platform";
-            platform.roles = new String[] {Role.ADMIN.wireName()};
-            platform.createdAt = OffsetDateTime.now();
-            platform.persist();
-        }
-        if (configuredSecret != null && !configuredSecret.isBlank()) {
-            if (ApiKey.count("keySha256", (Object) ApiKeys.sha256(configuredSecret)) == 0) {
-                insertKey(PLATFORM_ORG_ID, "admin (TOKENMARKET_ADMIN_KEY)", configuredSecret);
-            }
-            return null;
-        }
-        if (ApiKey.count("orgId = ?1 and revokedAt is null", PLATFORM_ORG_ID) > 0) {
-            return null;
-        }
-        return insertKey(PLATFORM_ORG_ID, "admin (generated)", ApiKeys.newSecret()).secret();
+        // Replicas starting at once take turns, so that only the first on a new database generates a key.
+        Organization.getEntityManager().createNativeQuery("select pg_advisory_xact_lock(?1)")
+                .setParameter(1, ADMIN_KEY_LOCK).getSingleResult();
+        Organization.getEntityManager().createNativeQuery("""
+                        insert into organizations (id, name, roles) values (?1, 'tokenmarket platform', array['admin'])
+                        on conflict (id) do nothing""")
+                .setParameter(1, PLATFORM_ORG_ID).executeUpdate();
+        return keys.ensureAdminKey(configuredSecret);
     }
 
     static String requireName(String name, String field) {

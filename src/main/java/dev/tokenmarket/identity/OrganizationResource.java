@@ -1,18 +1,21 @@
 package dev.tokenmarket.identity;
 
+import dev.tokenmarket.platform.error.ApiException;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import org.jboss.resteasy.reactive.ResponseStatus;
 
 import java.util.List;
 import java.util.UUID;
 
-/** Admin: organizations and their API keys. */
+/** Organizations (admin) and an organization's API keys (the organization itself or an admin). */
 @Path("/api/orgs")
 @Consumes(MediaType.APPLICATION_JSON)
 @Produces(MediaType.APPLICATION_JSON)
@@ -24,15 +27,15 @@ public class OrganizationResource {
     public record OrganizationView(UUID id, String name, List<String> roles) {
     }
 
-    public record CreateKey(String name) {
-    }
-
-    /** The secret appears in this answer only; it is stored as a digest. */
-    public record KeyView(UUID id, UUID orgId, String name, String key, String prefix) {
+    /** {@code expiresAt} is an RFC 3339 time; absent, the key does not expire. */
+    public record CreateKey(String name, String label, String expiresAt) {
     }
 
     @Inject
     IdentityService identity;
+
+    @Inject
+    ApiKeyService keys;
 
     @Inject
     CurrentCaller caller;
@@ -42,7 +45,7 @@ public class OrganizationResource {
     public OrganizationView create(CreateOrganization request) {
         caller.get().require(Role.ADMIN);
         if (request == null) {
-            throw dev.tokenmarket.platform.error.ApiException.invalid("body", "A JSON body {name, roles} is required.");
+            throw ApiException.invalid("body", "A JSON body {name, roles} is required.");
         }
         Organization org = identity.createOrganization(request.name(), request.roles());
         return new OrganizationView(org.id, org.name, IdentityService.roleNames(org));
@@ -51,12 +54,43 @@ public class OrganizationResource {
     @POST
     @Path("/{orgId}/keys")
     @ResponseStatus(201)
-    public KeyView createKey(@PathParam("orgId") UUID orgId, CreateKey request) {
-        caller.get().require(Role.ADMIN);
+    public ApiKeyService.CreatedKey createKey(@PathParam("orgId") UUID orgId, CreateKey request) {
+        return createKey(keys, caller.get(), orgId, request);
+    }
+
+    @GET
+    @Path("/{orgId}/keys")
+    public ApiKeyService.KeyPage listKeys(@PathParam("orgId") UUID orgId, @QueryParam("limit") String limit,
+                                          @QueryParam("starting_after") String startingAfter) {
+        return listKeys(keys, caller.get(), orgId, limit, startingAfter);
+    }
+
+    static ApiKeyService.CreatedKey createKey(ApiKeyService keys, Caller caller, UUID orgId, CreateKey request) {
         if (request == null) {
-            throw dev.tokenmarket.platform.error.ApiException.invalid("body", "A JSON body {name} is required.");
+            throw ApiException.invalid("body", "A JSON body {name, label?, expires_at?} is required.");
         }
-        IdentityService.CreatedKey key = identity.createKey(orgId, request.name());
-        return new KeyView(key.id(), key.orgId(), key.name(), key.secret(), key.prefix());
+        return keys.create(caller, orgId, request.name(), request.label(), request.expiresAt());
+    }
+
+    static ApiKeyService.KeyPage listKeys(ApiKeyService keys, Caller caller, UUID orgId, String limit,
+                                          String startingAfter) {
+        Integer pageSize = null;
+        if (limit != null) {
+            try {
+                pageSize = Integer.parseInt(limit);
+            } catch (NumberFormatException e) {
+                throw ApiException.invalid("limit", "Query parameter 'limit' must be an integer; got '" + limit + "'.");
+            }
+        }
+        UUID after = null;
+        if (startingAfter != null) {
+            try {
+                after = UUID.fromString(startingAfter);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.invalid("starting_after", "Query parameter 'starting_after' must be a key id;"
+                        + " got '" + startingAfter + "'.");
+            }
+        }
+        return keys.list(caller, orgId, pageSize, after);
     }
 }

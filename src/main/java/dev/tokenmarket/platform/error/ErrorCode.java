@@ -19,6 +19,8 @@ public enum ErrorCode {
     NOT_REVERSIBLE(409, "not_reversible", "invalid_request_error"),
     CREDIT_LIMIT_IN_USE(409, "credit_limit_in_use", "invalid_request_error"),
     REQUEST_TIMEOUT(408, "request_timeout", "invalid_request_error"),
+    KEY_NOT_ACTIVE(409, "key_not_active", "invalid_request_error"),
+    KEY_MANAGED_BY_CONFIGURATION(409, "key_managed_by_configuration", "invalid_request_error"),
     REQUEST_TOO_LARGE(413, "request_too_large", "invalid_request_error"),
     RATE_LIMITED(429, "rate_limited", "rate_limit_error"),
     UPSTREAM_FAILED(502, "upstream_failed", "api_error"),
