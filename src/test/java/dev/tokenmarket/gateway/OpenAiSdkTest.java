@@ -9,6 +9,7 @@ import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
@@ -64,6 +65,8 @@ class OpenAiSdkTest {
         assertEquals(30, whole.usage().orElseThrow().completionTokens());
         String cost = whole.usage().orElseThrow()._additionalProperties().get("cost").asStringOrThrow();
         assertTrue(usd(cost).signum() > 0, cost);
+        java.math.BigDecimal expected = Market.expectedCost((int) whole.usage().orElseThrow().promptTokens(), 30, "0.50", "1.50");
+        assertEquals(0, expected.compareTo(usd(cost)), "its tokens at the endpoint's price: " + cost);
 
         StringBuilder streamed = new StringBuilder();
         List<ChatCompletionChunk> chunks = new ArrayList<>();
@@ -77,7 +80,8 @@ class OpenAiSdkTest {
         ChatCompletionChunk last = chunks.getLast();
         assertEquals(30, last.usage().orElseThrow().completionTokens());
         assertEquals(cost, last.usage().orElseThrow()._additionalProperties().get("cost").asStringOrThrow());
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider,
+                List.of(new Generation(whole.id(), expected), new Generation(last.id(), expected)));
         Market.assertLedgerBalanced();
     }
 
@@ -91,6 +95,7 @@ class OpenAiSdkTest {
                 () -> client(buyer).chat().completions().create(params(endpointId, 30)));
         assertEquals(402, error.statusCode());
         assertEquals("insufficient_balance", error.code().orElseThrow());
+        Market.assertSettled(buyer, "0", provider, List.of());
         Market.assertLedgerBalanced();
     }
 }

@@ -97,7 +97,7 @@ class StreamingTest {
             assertTrue(logprob <= 0, "a log-probability is at most 0");
             assertEquals(2, chunk.getMap("choices[0].logprobs.top_logprobs[0]").size());
         }
-        Market.assertSettled(buyer, "1.00", provider, List.of(streamed(response, events, "0.10", "0.20")));
+        Market.assertSettled(buyer, "1.00", provider, List.of(Market.billed(response, events, "0.10", "0.20")));
         Market.assertLedgerBalanced();
     }
 
@@ -144,7 +144,7 @@ class StreamingTest {
         ServerSentEvents events = ServerSentEvents.parse(response.asString());
         assertTrue(events.comments() > 0, "keep-alive comments between paced tokens");
         assertTrue(events.endsWithDone());
-        Market.assertSettled(buyer, "1.00", provider, List.of(streamed(response, events, "0.10", "0.20")));
+        Market.assertSettled(buyer, "1.00", provider, List.of(Market.billed(response, events, "0.10", "0.20")));
         Market.assertLedgerBalanced();
     }
 
@@ -175,16 +175,6 @@ class StreamingTest {
         assertEquals(0, usd("5.00").subtract(usd((String) generation.get("cost"))).compareTo(usd(balance.get("posted"))),
                 "billed exactly the produced tokens: " + balance);
         Market.assertLedgerBalanced();
-    }
-
-    /** The generation a whole stream reports in its usage chunk, its cost checked against its tokens at these prices. */
-    private static Generation streamed(Response response, ServerSentEvents events, String promptPrice,
-                                       String completionPrice) {
-        JsonPath usage = events.chunks().getLast();
-        java.math.BigDecimal expected = Market.expectedCost(usage.getInt("usage.prompt_tokens"),
-                usage.getInt("usage.completion_tokens"), promptPrice, completionPrice);
-        assertEquals(0, expected.compareTo(usd(usage.getString("usage.cost"))), usage.prettify());
-        return new Generation(response.header("X-Generation-Id"), expected);
     }
 
     private static Map<String, Object> withStream(Map<String, Object> request) {

@@ -2,12 +2,14 @@ package dev.tokenmarket.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -71,21 +73,27 @@ class SupportedParametersTest extends UpstreamMarketTest {
         // and is left out for one that does not, which would otherwise answer 400 as OpenAI's own API does.
         String takesTopK = listed("1000.00", WITH_TOP_K);
         String openAiSet = listed("1000.00", null);
-        String greedy = as(buyer.key()).body(chat(Map.of("temperature", 0), Market.only(takesTopK)))
-                .post("/v1/chat/completions").then().statusCode(200).extract().path("choices[0].message.content");
+        List<Generation> served = new ArrayList<>();
+        Response greedyResponse = as(buyer.key()).body(chat(Map.of("temperature", 0), Market.only(takesTopK)))
+                .post("/v1/chat/completions");
+        served.add(Market.billed(greedyResponse, "1000.00", "1000.00"));
+        String greedy = greedyResponse.path("choices[0].message.content");
 
         Map<String, Object> sampledTopK1 = Map.of("temperature", 1.0, "top_k", 1, "seed", 7);
-        String viaTopK = as(buyer.key()).body(chat(sampledTopK1, Market.only(takesTopK)))
-                .post("/v1/chat/completions").then().statusCode(200).extract().path("choices[0].message.content");
+        Response viaTopKResponse = as(buyer.key()).body(chat(sampledTopK1, Market.only(takesTopK)))
+                .post("/v1/chat/completions");
+        served.add(Market.billed(viaTopKResponse, "1000.00", "1000.00"));
+        String viaTopK = viaTopKResponse.path("choices[0].message.content");
         assertEquals(1, upstream.lastBody().path("top_k").asInt(), "the upstream was sent top_k");
         assertEquals(greedy, viaTopK, "top_k 1 at temperature 1 picks the most likely token every time");
 
-        as(buyer.key()).body(chat(sampledTopK1, Market.only(openAiSet)))
-                .post("/v1/chat/completions").then().statusCode(200).body("endpoint_id", equalTo(openAiSet));
+        Response dropped = as(buyer.key()).body(chat(sampledTopK1, Market.only(openAiSet))).post("/v1/chat/completions");
+        dropped.then().statusCode(200).body("endpoint_id", equalTo(openAiSet));
+        served.add(Market.billed(dropped, "1000.00", "1000.00"));
         JsonNode sent = upstream.lastBody();
         assertFalse(sent.has("top_k"), "an upstream that does not list top_k is not sent it: " + sent);
         assertEquals(7, sent.path("seed").asInt(), "the parameters it takes are still sent");
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -98,13 +106,20 @@ class SupportedParametersTest extends UpstreamMarketTest {
         String dearWithTopK = listed("1000.00", WITH_TOP_K);
         Map<String, Object> topK = Map.of("temperature", 1.0, "top_k", 3);
 
-        as(buyer.key()).body(chat(topK, Market.only(cheapWithoutTopK, dearWithTopK)))
-                .post("/v1/chat/completions").then().statusCode(200).body("endpoint_id", equalTo(cheapWithoutTopK));
-        as(buyer.key()).body(chat(topK, Map.of("only", List.of(cheapWithoutTopK, dearWithTopK), "require_parameters", true)))
-                .post("/v1/chat/completions").then().statusCode(200).body("endpoint_id", equalTo(dearWithTopK));
+        List<Generation> served = new ArrayList<>();
+        Response cheap = as(buyer.key()).body(chat(topK, Market.only(cheapWithoutTopK, dearWithTopK))).post("/v1/chat/completions");
+        cheap.then().statusCode(200).body("endpoint_id", equalTo(cheapWithoutTopK));
+        served.add(Market.billed(cheap, "500.00", "500.00"));
+        Response required = as(buyer.key())
+                .body(chat(topK, Map.of("only", List.of(cheapWithoutTopK, dearWithTopK), "require_parameters", true)))
+                .post("/v1/chat/completions");
+        required.then().statusCode(200).body("endpoint_id", equalTo(dearWithTopK));
+        served.add(Market.billed(required, "1000.00", "1000.00"));
         assertEquals(3, upstream.lastBody().path("top_k").asInt());
-        as(buyer.key()).body(chat(Map.of("n", 2), Market.only(cheapWithoutTopK, dearWithTopK)))
-                .post("/v1/chat/completions").then().statusCode(200).body("endpoint_id", equalTo(dearWithTopK));
+        Response twoChoices = as(buyer.key()).body(chat(Map.of("n", 2), Market.only(cheapWithoutTopK, dearWithTopK)))
+                .post("/v1/chat/completions");
+        twoChoices.then().statusCode(200).body("endpoint_id", equalTo(dearWithTopK));
+        served.add(Market.billed(twoChoices, "1000.00", "1000.00"));
         assertEquals(2, upstream.lastBody().path("n").asInt(), "n went to the endpoint that takes it, though dearer");
 
         int requestsBefore = upstream.requests();
@@ -116,7 +131,7 @@ class SupportedParametersTest extends UpstreamMarketTest {
                 .post("/v1/chat/completions").then().statusCode(503)
                 .body("error.message", containsString("provider.require_parameters (n not supported)"));
         assertEquals(requestsBefore, upstream.requests(), "a refused request never reaches the upstream");
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -174,11 +189,11 @@ class SupportedParametersTest extends UpstreamMarketTest {
         as(buyer.key()).body(chat(Map.of("top_k", 2, "seed", 3), Map.of("only", List.of(openAiSet), "require_parameters", true)))
                 .post("/v1/chat/completions").then().statusCode(503)
                 .body("error.message", containsString("(seed not supported)"));
-        as(buyer.key()).body(chat(Map.of("top_k", 2, "seed", 3), Market.only(openAiSet)))
-                .post("/v1/chat/completions").then().statusCode(200);
+        Generation served = Market.billed(as(buyer.key()).body(chat(Map.of("top_k", 2, "seed", 3), Market.only(openAiSet)))
+                .post("/v1/chat/completions"), "1000.00", "1000.00");
         JsonNode sent = upstream.lastBody();
         assertTrue(sent.has("top_k") && !sent.has("seed") && !sent.has("top_p"), "sent what the changed list says: " + sent);
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, List.of(served));
         Market.assertLedgerBalanced();
     }
 }

@@ -1,6 +1,7 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.ServerSentEvents;
 import dev.tokenmarket.testing.TestUpstream.Behaviour;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
@@ -66,8 +67,9 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         // Proves streaming pass-through: the upstream's tokens arrive as separate chunks and its usage is billed.
         String viaUpstream = upstreamEndpoint("1000.00");
         String local = referenceEndpoint("1000.00");
-        String expected = as(buyer.key()).body(chat(25, Market.only(local))).post("/v1/chat/completions")
-                .then().statusCode(200).extract().path("choices[0].message.content");
+        Response whole = as(buyer.key()).body(chat(25, Market.only(local))).post("/v1/chat/completions");
+        Generation wholeGeneration = Market.billed(whole, "1000.00", "1000.00");
+        String expected = whole.path("choices[0].message.content");
 
         Response response = as(buyer.key()).body(streamed(chat(25, Market.only(viaUpstream)))).post("/v1/chat/completions");
         assertEquals(200, response.statusCode());
@@ -77,7 +79,8 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         JsonPath last = events.chunks().getLast();
         assertEquals(25, last.getInt("usage.completion_tokens"));
         assertEquals(viaUpstream, last.getString("endpoint_id"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider,
+                List.of(wholeGeneration, Market.billed(response, events, "1000.00", "1000.00")));
         Market.assertLedgerBalanced();
     }
 
@@ -91,16 +94,23 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         Map<String, Object> request = chat(8, Market.only(local));
         request.put("logprobs", true);
         request.put("top_logprobs", 2);
-        JsonPath expected = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        List<Generation> served = new ArrayList<>();
+        Response expectedResponse = as(buyer.key()).body(request).post("/v1/chat/completions");
+        served.add(Market.billed(expectedResponse, "1.00", "1.00"));
+        JsonPath expected = expectedResponse.jsonPath();
         List<Map<String, Object>> expectedContent = expected.getList("choices[0].logprobs.content");
         assertEquals(8, expectedContent.size());
 
         request.put("provider", Market.only(viaUpstream));
-        JsonPath whole = as(buyer.key()).body(request).post("/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        Response wholeResponse = as(buyer.key()).body(request).post("/v1/chat/completions");
+        served.add(Market.billed(wholeResponse, "1.00", "1.00"));
+        JsonPath whole = wholeResponse.jsonPath();
         assertEquals(viaUpstream, whole.getString("endpoint_id"));
         assertSameLogprobs(expectedContent, whole.getList("choices[0].logprobs.content"));
 
-        ServerSentEvents events = ServerSentEvents.parse(as(buyer.key()).body(streamed(request)).post("/v1/chat/completions").asString());
+        Response streamedResponse = as(buyer.key()).body(streamed(request)).post("/v1/chat/completions");
+        ServerSentEvents events = ServerSentEvents.parse(streamedResponse.asString());
+        served.add(Market.billed(streamedResponse, events, "1.00", "1.00"));
         List<Map<String, Object>> streamedContent = new ArrayList<>();
         for (JsonPath chunk : events.chunks()) {
             List<Map<String, Object>> content = chunk.getList("choices[0].logprobs.content");
@@ -112,15 +122,19 @@ class UpstreamProxyTest extends UpstreamMarketTest {
 
         Map<String, Object> legacy = new HashMap<>(Map.of("model", Market.MODEL, "prompt", "The cat", "max_tokens", 8,
                 "temperature", 0, "logprobs", 2, "provider", Market.only(local)));
-        JsonPath legacyExpected = as(buyer.key()).body(legacy).post("/v1/completions").then().statusCode(200).extract().jsonPath();
+        Response legacyExpectedResponse = as(buyer.key()).body(legacy).post("/v1/completions");
+        served.add(Market.billed(legacyExpectedResponse, "1.00", "1.00"));
+        JsonPath legacyExpected = legacyExpectedResponse.jsonPath();
         legacy.put("provider", Market.only(viaUpstream));
-        JsonPath legacyProxied = as(buyer.key()).body(legacy).post("/v1/completions").then().statusCode(200).extract().jsonPath();
+        Response legacyProxiedResponse = as(buyer.key()).body(legacy).post("/v1/completions");
+        served.add(Market.billed(legacyProxiedResponse, "1.00", "1.00"));
+        JsonPath legacyProxied = legacyProxiedResponse.jsonPath();
         assertEquals(legacyExpected.getList("choices[0].logprobs.tokens"), legacyProxied.getList("choices[0].logprobs.tokens"));
         assertEquals(legacyExpected.getList("choices[0].logprobs.token_logprobs"),
                 legacyProxied.getList("choices[0].logprobs.token_logprobs"));
         assertEquals(legacyExpected.getList("choices[0].logprobs.top_logprobs"),
                 legacyProxied.getList("choices[0].logprobs.top_logprobs"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -140,14 +154,15 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         // Proves an upstream without usage is still billed, by counting its text with the model's tokenizer.
         String viaUpstream = upstreamEndpoint("1000.00");
         upstream.behave(Behaviour.SERVE_WITHOUT_USAGE);
-        JsonPath answer = as(buyer.key()).body(chat(20, Market.only(viaUpstream))).post("/v1/chat/completions")
-                .then().statusCode(200).extract().jsonPath();
+        Response response = as(buyer.key()).body(chat(20, Market.only(viaUpstream))).post("/v1/chat/completions");
+        Generation served = Market.billed(response, "1000.00", "1000.00");
+        JsonPath answer = response.jsonPath();
         int completionTokens = answer.getInt("usage.completion_tokens");
         // Re-tokenising text is close to, not exactly, the count sampled: merges and the dummy prefix space differ.
         assertTrue(completionTokens >= 15 && completionTokens <= 22,
                 "the 20 generated tokens re-counted by the tokenizer: " + completionTokens);
         assertTrue(answer.getInt("usage.prompt_tokens") > 1);
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, List.of(served));
         Market.assertLedgerBalanced();
     }
 
@@ -159,13 +174,15 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         upstream.behave(Behaviour.CLOSE_ONCE_WITHOUT_ANSWER);
         Map<String, Object> routing = new HashMap<>(Market.only(viaUpstream));
         routing.put("allow_fallbacks", false);
-        JsonPath answer = as(buyer.key()).body(chat(10, routing)).post("/v1/chat/completions")
-                .then().statusCode(200).extract().jsonPath();
+        Response response = as(buyer.key()).body(chat(10, routing)).post("/v1/chat/completions");
+        Generation served = Market.billed(response, "1000.00", "1000.00");
+        JsonPath answer = response.jsonPath();
         assertEquals(viaUpstream, answer.getString("endpoint_id"));
         assertEquals(10, answer.getInt("usage.completion_tokens"));
         assertEquals(2, upstream.requests(), "closed unanswered once, then served");
         Market.awaitSettled(buyer);
         assertEquals(0, Market.paidSince(buyer, "5.00").compareTo(usd(answer.getString("usage.cost"))), "billed once");
+        Market.assertSettled(buyer, "5.00", provider, List.of(served));
         Market.assertLedgerBalanced();
     }
 
@@ -175,13 +192,15 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         String failing = upstreamEndpoint("1.00");
         String healthy = referenceEndpoint("2.00");
         upstream.behave(Behaviour.FAIL_WITH_500);
-        JsonPath answer = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
-                .then().statusCode(200).extract().jsonPath();
+        Response response = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions");
+        Generation served = Market.billed(response, "2.00", "2.00");
+        JsonPath answer = response.jsonPath();
         assertEquals(healthy, answer.getString("endpoint_id"));
         assertEquals(1, upstream.requests(), "the failing endpoint was tried first");
         Market.awaitSettled(buyer);
         BigDecimal charged = Market.paidSince(buyer, "5.00");
         assertEquals(0, charged.compareTo(usd(answer.getString("usage.cost"))), "the failed attempt's hold was released");
+        Market.assertSettled(buyer, "5.00", provider, List.of(served));
         Market.assertLedgerBalanced();
     }
 
@@ -200,17 +219,18 @@ class UpstreamProxyTest extends UpstreamMarketTest {
             Thread.sleep((61 - secondOfMinute) * 1_000);
         }
 
-        JsonPath failedOver = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
-                .then().statusCode(200).extract().jsonPath();
+        Response failedOverResponse = as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions");
+        List<Generation> served = new ArrayList<>(List.of(Market.billed(failedOverResponse, "2.00", "2.00")));
+        JsonPath failedOver = failedOverResponse.jsonPath();
         assertEquals(healthy, failedOver.getString("endpoint_id"));
         assertEquals(1, upstream.requests(), "the failing endpoint was tried first");
         as(buyer.key()).get("/api/keys/" + buyer.keyId() + "/limits")
                 .then().statusCode(200).body("current.requests_this_minute", equalTo(1));
-        as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
-                .then().statusCode(200);
+        served.add(Market.billed(as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions"),
+                "2.00", "2.00"));
         as(buyer.key()).body(chat(10, Market.only(failing, healthy))).post("/v1/chat/completions")
                 .then().statusCode(429).body("error.code", equalTo("rate_limited"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -224,7 +244,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         ServerSentEvents events = ServerSentEvents.parse(response.asString());
         assertTrue(events.endsWithDone());
         assertEquals(healthy, events.chunks().getLast().getString("endpoint_id"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, List.of(Market.billed(response, events, "2.00", "2.00")));
         Market.assertLedgerBalanced();
     }
 
@@ -240,6 +260,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
                 .body("error.message", containsString("allow_fallbacks is false"));
         Map<String, String> balance = Market.balance(buyer);
         assertEquals(0, usd("5.00").compareTo(usd(balance.get("available"))), balance.toString());
+        Market.assertSettled(buyer, "5.00", provider, List.of());
         Market.assertLedgerBalanced();
     }
 
@@ -253,6 +274,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
                 .body("error.code", equalTo("upstream_failed"));
         Map<String, String> balance = Market.balance(buyer);
         assertEquals(0, usd("5.00").compareTo(usd(balance.get("available"))), balance.toString());
+        Market.assertSettled(buyer, "5.00", provider, List.of());
         Market.assertLedgerBalanced();
     }
 
@@ -270,9 +292,9 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         assertEquals(3, upstream.requests(), "an open circuit sends nothing upstream");
 
         upstream.behave(Behaviour.SERVE);
-        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() ->
-                as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions").statusCode() == 200);
-        Market.awaitSettled(buyer);
+        Response served = await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() ->
+                as(buyer.key()).body(chat(5, Market.only(flaky))).post("/v1/chat/completions"), r -> r.statusCode() == 200);
+        Market.assertSettled(buyer, "5.00", provider, List.of(Market.billed(served, "1.00", "1.00")));
         Market.assertLedgerBalanced();
     }
 
@@ -293,6 +315,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
         Market.awaitSettled(buyer);
         assertEquals(0, Market.paidSince(buyer, "5.00").compareTo(usd(generation.getString("data.cost"))),
                 "billed exactly the generation's cost");
+        Market.assertSettled(buyer, "5.00", provider, List.of(Market.billed(id, generation, "1000.00", "1000.00")));
         Market.assertLedgerBalanced();
     }
 
@@ -316,6 +339,7 @@ class UpstreamProxyTest extends UpstreamMarketTest {
                 "the three delivered tokens, re-counted: " + generation.getInt("data.completion_tokens"));
         BigDecimal charged = Market.paidSince(buyer, "5.00");
         assertEquals(0, charged.compareTo(usd(generation.getString("data.cost"))));
+        Market.assertSettled(buyer, "5.00", provider, List.of(Market.billed(id, generation, "500.00", "500.00")));
         Market.assertLedgerBalanced();
     }
 }

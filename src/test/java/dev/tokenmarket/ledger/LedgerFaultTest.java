@@ -6,6 +6,7 @@ import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import dev.tokenmarket.testing.UsageEvents;
@@ -236,19 +237,21 @@ class LedgerFaultTest {
         });
         ExecutorService pool = Executors.newFixedThreadPool(100);
         CountDownLatch start = new CountDownLatch(1);
-        List<Future<Integer>> statuses = new ArrayList<>();
+        List<Future<Response>> responses = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
-            statuses.add(pool.submit(() -> {
+            responses.add(pool.submit(() -> {
                 start.await();
-                return as(buyer.key()).body(request).post("/v1/completions").statusCode();
+                return as(buyer.key()).body(request).post("/v1/completions");
             }));
         }
         start.countDown();
         int served = 0;
         int refused = 0;
-        for (Future<Integer> status : statuses) {
-            int code = status.get(120, TimeUnit.SECONDS);
+        List<Generation> generations = new ArrayList<>();
+        for (Future<Response> response : responses) {
+            int code = response.get(120, TimeUnit.SECONDS).statusCode();
             if (code == 200) {
+                generations.add(Market.billed(response.get(), "0.00", "10000.00"));
                 served++;
             } else if (code == 402) {
                 refused++;
@@ -264,6 +267,7 @@ class LedgerFaultTest {
         assertEquals(10, served);
         assertEquals(90, refused);
         assertEquals("0.00", Market.balance(buyer).get("posted"));
+        Market.assertSettled(buyer, "2.00", provider, generations);
         assertTrue(negativeSeen.isEmpty(), "the wallet went negative: " + negativeSeen);
     }
 

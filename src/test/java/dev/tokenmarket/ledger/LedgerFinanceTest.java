@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.TimeOrderedIds;
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -185,9 +187,9 @@ class LedgerFinanceTest {
         // Spend what the second deposit brought: reversing it would overdraw the wallet, so nothing changes.
         Org provider = Market.org("reversal provider", "provider");
         String spendable = Market.endpoint(provider, "0.00", "10000.00");
-        as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 60, "temperature", 0,
-                "provider", Market.only(spendable))).post("/v1/completions").then().statusCode(200);
-        Market.awaitSettled(buyer);
+        Generation spent = Market.billed(as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 60,
+                "temperature", 0, "provider", Market.only(spendable))).post("/v1/completions"), "0.00", "10000.00");
+        Market.assertSettled(buyer, "1.00", provider, List.of(spent));
         assertTrue(usd(Market.balance(buyer).get("available")).compareTo(usd("1.00")) < 0);
         String before = Market.balance(buyer).get("available");
         as(ADMIN_KEY).body(Map.of("reason", "chargeback")).post("/api/ledger/entries/" + second + "/reversal")
@@ -211,8 +213,8 @@ class LedgerFinanceTest {
                 .then().statusCode(400).body("detail", containsString("credit_limit"));
         as(ADMIN_KEY).body(Map.of("credit_limit", "20.00")).put("/api/ledger/credit-limits/" + buyer.id())
                 .then().statusCode(200).body("available", equalTo("0.00")).body("credit_limit", equalTo("20.00"));
-        as(buyer.key()).body(request).post("/v1/completions").then().statusCode(200);
-        Market.awaitSettled(buyer);
+        Generation onCredit = Market.billed(as(buyer.key()).body(request).post("/v1/completions"), "0.00", "10000.00");
+        Market.assertSettled(buyer, "0.00", provider, List.of(onCredit));
         Map<String, String> balance = Market.balance(buyer);
         assertTrue(usd(balance.get("posted")).signum() < 0, "the wallet is using credit: " + balance);
 
@@ -235,12 +237,14 @@ class LedgerFinanceTest {
         Market.funded(buyer, "5.00");
         Instant from = Instant.now().minusSeconds(1);
         List<String> generations = new ArrayList<>();
+        List<Generation> served = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            generations.add(as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "Once", "max_tokens", 10 + i,
-                    "provider", Market.only(endpoint))).post("/v1/completions").then().statusCode(200)
-                    .extract().header("X-Generation-Id").substring("gen-".length()));
+            Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "Once", "max_tokens", 10 + i,
+                    "provider", Market.only(endpoint))).post("/v1/completions");
+            served.add(Market.billed(response, "100.00", "200.00"));
+            generations.add(response.header("X-Generation-Id").substring("gen-".length()));
         }
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "5.00", provider, served);
         // The platform revenue account (whose postings the account index leaves out) still has a statement
         // line for each fee: the usage entry's id is the generation's.
         JsonPath revenue = as(ADMIN_KEY).queryParam("from", from.toString())

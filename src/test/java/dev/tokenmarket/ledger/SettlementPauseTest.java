@@ -102,6 +102,9 @@ class SettlementPauseTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> posted(event.eventId()));
         assertEquals(0, usd(Market.balance(buyer).get("posted"))
                 .compareTo(usd("10.00").subtract(usd(Money.formatUsd(event.costNanoUsd())))), "paid once, after resuming");
+        String earned = as(provider.key()).get("/api/balance").then().statusCode(200).extract().path("payable.posted");
+        assertEquals(0, usd(earned).compareTo(usd(Money.formatUsd(event.costNanoUsd() - event.feeNanoUsd()))),
+                "the provider earned the cost less the fee: " + earned);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.tokenmarket.platform;
 
+import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.PackagedApplication;
 import io.restassured.specification.RequestSpecification;
 import org.junit.jupiter.api.AfterEach;
@@ -64,8 +65,11 @@ class RestartKeepsDataIT {
         String entryId = as(adminKey).header("Idempotency-Key", "restart-deposit")
                 .body(Map.of("org_id", buyerId, "amount", "3.00", "reference", "wire 1"))
                 .post("/api/ledger/deposits").then().statusCode(201).extract().path("entry_id");
-        as(buyerKey).body(Map.of("model", "stories260k", "prompt", "Once upon a time", "max_tokens", 20, "temperature", 0))
-                .post("/v1/completions").then().statusCode(200);
+        io.restassured.response.Response served = as(buyerKey)
+                .body(Map.of("model", "stories260k", "prompt", "Once upon a time", "max_tokens", 20, "temperature", 0))
+                .post("/v1/completions");
+        served.then().statusCode(200);
+        java.math.BigDecimal cost = Market.expectedCost(served, "100.00", "100.00");
 
         application.stop();
         application.start();
@@ -81,8 +85,10 @@ class RestartKeepsDataIT {
         await().atMost(Duration.ofSeconds(30)).until(() ->
                 "0.00".equals(as(buyerKey).get("/api/balance").then().extract().path("held")));
         String posted = as(buyerKey).get("/api/balance").then().statusCode(200).extract().path("posted");
-        assertTrue(new java.math.BigDecimal(posted).compareTo(new java.math.BigDecimal("3.00")) < 0,
-                "the completion was billed: " + posted);
+        assertEquals(0, Market.usd("3.00").subtract(cost).compareTo(Market.usd(posted)),
+                "the completion was billed once, its tokens at the endpoint's price (" + cost + " USD): " + posted);
+        String earned = as(providerKey).get("/api/balance").then().statusCode(200).extract().path("payable.posted");
+        assertEquals(0, Market.providerShare(cost).compareTo(Market.usd(earned)), "the provider earned its share: " + earned);
         as(adminKey).get("/api/ledger/trial-balance").then().statusCode(200).body("difference", equalTo("0.00"));
         as(adminKey).get("/api/ledger/verification").then().statusCode(200).body("consistent", equalTo(true));
     }

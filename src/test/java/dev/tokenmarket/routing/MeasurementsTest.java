@@ -1,12 +1,15 @@
 package dev.tokenmarket.routing;
 
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -36,11 +39,12 @@ class MeasurementsTest {
                 .patch("/api/endpoints/" + boastful).then().statusCode(200);
         String honest = Market.endpoint(provider, "1.00", "1.00", 100, 100, 8);
         List<String> both = List.of(boastful, honest);
+        List<Generation> served = new ArrayList<>();
 
         for (int i = 0; i < 5; i++) {
-            String chosen = as(buyer.key()).body(request(both, "throughput")).post("/v1/completions")
-                    .then().statusCode(200).extract().path("endpoint_id");
-            assertEquals(boastful, chosen, "declared figures rule until there are enough samples");
+            Response response = as(buyer.key()).body(request(both, "throughput")).post("/v1/completions");
+            served.add(Market.billed(response, "1.00", "1.00"));
+            assertEquals(boastful, response.path("endpoint_id"), "declared figures rule until there are enough samples");
         }
         Map<String, Object> entry = endpointEntry(boastful);
         Map<String, Object> live = (Map<String, Object>) entry.get("live");
@@ -53,10 +57,10 @@ class MeasurementsTest {
         assertEquals(1000, ((Map<String, Object>) entry.get("declared")).get("throughput_tps"));
         assertNotNull(((Map<String, Object>) entry.get("measured")).get("ttft_ms"), "the database-wide window too");
 
-        String chosen = as(buyer.key()).body(request(both, "throughput")).post("/v1/completions")
-                .then().statusCode(200).extract().path("endpoint_id");
-        assertEquals(honest, chosen, "once measured at ~20 tokens/s, the boastful endpoint loses to a declared 100");
-        Market.awaitSettled(buyer);
+        Response response = as(buyer.key()).body(request(both, "throughput")).post("/v1/completions");
+        served.add(Market.billed(response, "1.00", "1.00"));
+        assertEquals(honest, response.path("endpoint_id"), "once measured at ~20 tokens/s, the boastful endpoint loses to a declared 100");
+        Market.assertSettled(buyer, "1.00", provider, served);
         Market.assertLedgerBalanced();
     }
 

@@ -1,6 +1,7 @@
 package dev.tokenmarket.routing;
 
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.Market.Generation;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.ServerSentEvents;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
@@ -8,6 +9,7 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -18,6 +20,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,9 +41,18 @@ class RoutingTest {
     @TestHTTPResource("/v1/completions")
     URI completionsUrl;
 
-    private static String servedBy(Org buyer, Map<String, Object> routing) {
-        return as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "provider", routing))
-                .post("/v1/completions").then().statusCode(200).extract().path("endpoint_id");
+    /**
+     * The endpoint that served a one-token completion; its generation joins {@code served}, its cost checked at
+     * the endpoint's price from {@code prices} (endpoint id to USD per million tokens, prompt and completion alike).
+     */
+    private static String servedBy(Org buyer, Map<String, Object> routing, Map<String, String> prices,
+                                   List<Generation> served) {
+        Response response = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "provider", routing))
+                .post("/v1/completions");
+        String endpointId = response.then().statusCode(200).extract().path("endpoint_id");
+        String price = prices.get(endpointId);
+        served.add(Market.billed(response, price, price));
+        return endpointId;
     }
 
     private static Map<String, Object> routing(List<String> only, Object... more) {
@@ -62,13 +74,15 @@ class RoutingTest {
         String fast = Market.endpoint(provider, "2.00", "2.00", 300, 100, 8);
         String quick = Market.endpoint(provider, "3.00", "3.00", 150, 40, 8);
         List<String> all = List.of(cheapSlow, fast, quick);
+        Map<String, String> prices = Map.of(cheapSlow, "1.00", fast, "2.00", quick, "3.00");
+        List<Generation> served = new ArrayList<>();
 
-        assertEquals(cheapSlow, servedBy(buyer, routing(all)));
-        assertEquals(cheapSlow, servedBy(buyer, routing(all, "sort", "price")));
-        assertEquals(fast, servedBy(buyer, routing(all, "sort", "throughput")));
-        assertEquals(quick, servedBy(buyer, routing(all, "sort", "latency")));
-        assertEquals(quick, servedBy(buyer, routing(all, "order", List.of(quick, cheapSlow))));
-        Market.awaitSettled(buyer);
+        assertEquals(cheapSlow, servedBy(buyer, routing(all), prices, served));
+        assertEquals(cheapSlow, servedBy(buyer, routing(all, "sort", "price"), prices, served));
+        assertEquals(fast, servedBy(buyer, routing(all, "sort", "throughput"), prices, served));
+        assertEquals(quick, servedBy(buyer, routing(all, "sort", "latency"), prices, served));
+        assertEquals(quick, servedBy(buyer, routing(all, "order", List.of(quick, cheapSlow)), prices, served));
+        Market.assertSettled(buyer, "1.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -82,12 +96,14 @@ class RoutingTest {
         String fast = Market.endpoint(provider, "2.00", "2.00", 300, 100, 8);
         String fastest = Market.endpoint(provider, "3.00", "3.00", 500, 40, 8);
         List<String> all = List.of(cheapSlow, fast, fastest);
+        Map<String, String> prices = Map.of(cheapSlow, "1.00", fast, "2.00", fastest, "3.00");
+        List<Generation> served = new ArrayList<>();
 
-        assertEquals(fast, servedBy(buyer, routing(all, "preferred_min_throughput", 200)));
-        assertEquals(fastest, servedBy(buyer, routing(all, "preferred_max_latency", 50)));
-        assertEquals(cheapSlow, servedBy(buyer, routing(all, "preferred_min_throughput", 10_000)),
+        assertEquals(fast, servedBy(buyer, routing(all, "preferred_min_throughput", 200), prices, served));
+        assertEquals(fastest, servedBy(buyer, routing(all, "preferred_max_latency", 50), prices, served));
+        assertEquals(cheapSlow, servedBy(buyer, routing(all, "preferred_min_throughput", 10_000), prices, served),
                 "nobody meets the wish: the cheapest still serves");
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -100,9 +116,12 @@ class RoutingTest {
         String cheap = Market.endpoint(provider, "1.00", "1.00", 100, 200, 8);
         String dear = Market.endpoint(provider, "5.00", "5.00", 100, 200, 8);
         List<String> both = List.of(cheap, dear);
+        Map<String, String> prices = Map.of(cheap, "1.00", dear, "5.00");
+        List<Generation> served = new ArrayList<>();
 
-        assertEquals(dear, servedBy(buyer, routing(both, "ignore", List.of(cheap))));
-        assertEquals(cheap, servedBy(buyer, routing(both, "max_price", Map.of("prompt", "2.00", "completion", "2.00"))));
+        assertEquals(dear, servedBy(buyer, routing(both, "ignore", List.of(cheap)), prices, served));
+        assertEquals(cheap, servedBy(buyer, routing(both, "max_price", Map.of("prompt", "2.00", "completion", "2.00")),
+                prices, served));
         as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1,
                         "provider", routing(both, "ignore", List.of(cheap), "max_price", Map.of("completion", "4.00"))))
                 .post("/v1/completions").then().statusCode(503)
@@ -111,7 +130,7 @@ class RoutingTest {
         as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1,
                         "provider", routing(both, "sort", "cheapest")))
                 .post("/v1/completions").then().statusCode(400).body("error.param", equalTo("provider.sort"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -132,13 +151,16 @@ class RoutingTest {
                         "backend", Map.of("type", "reference")))
                 .post("/api/endpoints").then().statusCode(201).extract().path("id");
         String spare = Market.endpoint(provider, "2.00", "2.00", 100, 200, 8);
-        as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 40, "provider", routing(List.of(small))))
-                .post("/v1/completions").then().statusCode(200);
-        assertEquals(spare, servedBy(buyer, routing(List.of(small, spare))));
+        Map<String, String> prices = Map.of(small, "1.00", spare, "2.00");
+        List<Generation> served = new ArrayList<>();
+        served.add(Market.billed(as(buyer.key())
+                .body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 40, "provider", routing(List.of(small))))
+                .post("/v1/completions"), "1.00", "1.00"));
+        assertEquals(spare, servedBy(buyer, routing(List.of(small, spare)), prices, served));
         as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "provider", routing(List.of(small))))
                 .post("/v1/completions").then().statusCode(503)
                 .body("error.message", containsString("capacity (tokens_per_minute reached)"));
-        Market.awaitSettled(buyer);
+        Market.assertSettled(buyer, "1.00", provider, served);
         Market.assertLedgerBalanced();
     }
 
@@ -167,7 +189,8 @@ class RoutingTest {
                 java.util.concurrent.Executors.newSingleThreadExecutor());
 
         // While it runs: the full endpoint is skipped, or named in a 503 when it is the only one allowed.
-        assertEquals(spare, servedBy(buyer, routing(List.of(single, spare))));
+        List<Generation> served = new ArrayList<>();
+        assertEquals(spare, servedBy(buyer, routing(List.of(single, spare)), Map.of(spare, "2000.00"), served));
         as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "provider", routing(List.of(single))))
                 .post("/v1/completions").then().statusCode(503)
                 .body("error.message", containsString("capacity (max_concurrency reached)"));
@@ -180,11 +203,13 @@ class RoutingTest {
         int tokens = usage.getInt("usage.prompt_tokens") + usage.getInt("usage.completion_tokens");
         assertEquals(13, tokens, "BOS plus 12 completion tokens");
         assertEquals("0.013", usage.getString("usage.cost"), "13 tokens at the old 1000 USD per million");
-        String after = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "temperature", 0,
+        served.add(new Generation(streaming.headers().firstValue("X-Generation-Id").orElseThrow(), Market.usd("0.013")));
+        Response after = as(buyer.key()).body(Map.of("model", Market.MODEL, "prompt", "", "max_tokens", 1, "temperature", 0,
                         "provider", routing(List.of(single))))
-                .post("/v1/completions").then().statusCode(200).extract().path("usage.cost");
-        assertEquals("0.004", after, "2 tokens at the new 2000 USD per million");
-        Market.awaitSettled(buyer);
+                .post("/v1/completions");
+        assertEquals("0.004", after.then().statusCode(200).extract().path("usage.cost"), "2 tokens at the new 2000 USD per million");
+        served.add(Market.billed(after, "2000.00", "2000.00"));
+        Market.assertSettled(buyer, "5.00", provider, served);
         Market.assertLedgerBalanced();
     }
 }

@@ -133,6 +133,35 @@ public final class Market {
                 .divide(BigDecimal.valueOf(1_000_000), 9, RoundingMode.HALF_EVEN);
     }
 
+    /**
+     * The generation a 200 whole completion response reports, its cost checked against its tokens at these prices
+     * (USD per million tokens): the test's own figure, not the gateway's, is what the balances are checked against.
+     */
+    public static Generation billed(Response response, String promptPrice, String completionPrice) {
+        response.then().statusCode(200);
+        BigDecimal expected = expectedCost(response, promptPrice, completionPrice);
+        assertEquals(0, expected.compareTo(usd(response.path("usage.cost"))), "cost at its tokens' price: " + response.asString());
+        return new Generation(response.path("id"), expected);
+    }
+
+    /** The same for a whole stream: its usage chunk's tokens and cost, under the X-Generation-Id the stream named. */
+    public static Generation billed(Response response, ServerSentEvents events, String promptPrice, String completionPrice) {
+        io.restassured.path.json.JsonPath usage = events.chunks().getLast();
+        BigDecimal expected = expectedCost(usage.getInt("usage.prompt_tokens"), usage.getInt("usage.completion_tokens"),
+                promptPrice, completionPrice);
+        assertEquals(0, expected.compareTo(usd(usage.getString("usage.cost"))), "cost at its tokens' price: " + usage.prettify());
+        return new Generation(response.header("X-Generation-Id"), expected);
+    }
+
+    /** The same for a generation as {@code GET /v1/generation} reports it (a stream cut short, or left by its buyer). */
+    public static Generation billed(String generationId, io.restassured.path.json.JsonPath generation, String promptPrice,
+                                    String completionPrice) {
+        BigDecimal expected = expectedCost(generation.getInt("data.prompt_tokens"), generation.getInt("data.completion_tokens"),
+                promptPrice, completionPrice);
+        assertEquals(0, expected.compareTo(usd(generation.getString("data.cost"))), "cost at its tokens' price: " + generation.prettify());
+        return new Generation(generationId, expected);
+    }
+
     /** A provider's share of a generation, as the product brief defines it: the cost less the fee, rounded half-even. */
     public static BigDecimal providerShare(BigDecimal costUsd) {
         BigDecimal fee = costUsd.multiply(BigDecimal.valueOf(UsageEvents.FEE_BPS))
