@@ -47,14 +47,14 @@ public class SettledUsage {
                 try (PreparedStatement ps = c.prepareStatement("set local enable_seqscan = off")) {
                     ps.execute();
                 }
+                // "= any" of an array: PostgreSQL sorts the ids and walks the index in order.
                 try (PreparedStatement ps = c.prepareStatement("""
-                        select e.id, coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0)
-                        from unnest(?::uuid[]) as ids (id)
-                        join journal_entries e on e.id = ids.id
-                        join postings p on p.entry_id = e.id
-                        where e.code = 'usage'
-                          and not exists (select 1 from journal_entries r where r.reverses_entry_id = e.id)
-                        group by e.id""")) {
+                        select e.id, (select coalesce(sum(p.amount_nano_usd) filter (where p.amount_nano_usd > 0), 0)
+                                      from postings p where p.entry_id = e.id)
+                        from journal_entries e
+                        where e.id = any(?) and e.code = 'usage'
+                          and not exists (select 1 from journal_entries r where r.reverses_entry_id = e.id)""")) {
+                    ps.unwrap(org.postgresql.PGStatement.class).setPrepareThreshold(-1);
                     ps.setArray(1, c.createArrayOf("uuid", generationIds.toArray()));
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {

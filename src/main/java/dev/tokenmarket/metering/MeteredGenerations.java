@@ -28,9 +28,9 @@ public class MeteredGenerations {
     @Inject
     AgroalDataSource dataSource;
 
-    /** One metered generation: who bought from whom, how many tokens, and when it was metered. */
-    public record Generation(UUID id, Instant meteredAt, UUID buyerOrgId, UUID providerOrgId, UUID endpointId,
-                             int promptTokens, int completionTokens, long costNanoUsd) {
+    /** One metered generation: who bought from whom, how many tokens, at what cost. */
+    public record Generation(UUID id, UUID buyerOrgId, UUID providerOrgId, int promptTokens, int completionTokens,
+                             long costNanoUsd) {
     }
 
     /**
@@ -45,9 +45,10 @@ public class MeteredGenerations {
             c.setAutoCommit(false);
             c.setReadOnly(true);
             try (PreparedStatement ps = c.prepareStatement("""
-                    select id, created_at, buyer_org_id, provider_org_id, endpoint_id, prompt_tokens, completion_tokens,
-                           cost_nano_usd
+                    select id, buyer_org_id, provider_org_id, prompt_tokens, completion_tokens, cost_nano_usd
                     from generations where model = ? and created_at >= ? and created_at < ?""")) {
+                // Rows in binary: a uuid is then 16 bytes to copy, not 36 characters to parse, three times a row.
+                ps.unwrap(org.postgresql.PGStatement.class).setPrepareThreshold(-1);
                 ps.setFetchSize(CHUNK_ROWS_MAX);
                 ps.setString(1, model);
                 ps.setTimestamp(2, Timestamp.from(from));
@@ -55,9 +56,8 @@ public class MeteredGenerations {
                 try (ResultSet rs = ps.executeQuery()) {
                     List<Generation> chunk = new ArrayList<>(CHUNK_ROWS_MAX);
                     while (rs.next()) {
-                        chunk.add(new Generation(rs.getObject(1, UUID.class), rs.getTimestamp(2).toInstant(),
-                                rs.getObject(3, UUID.class), rs.getObject(4, UUID.class), rs.getObject(5, UUID.class),
-                                rs.getInt(6), rs.getInt(7), rs.getLong(8)));
+                        chunk.add(new Generation(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class),
+                                rs.getObject(3, UUID.class), rs.getInt(4), rs.getInt(5), rs.getLong(6)));
                         if (chunk.size() == CHUNK_ROWS_MAX) {
                             sink.accept(chunk);
                             chunk = new ArrayList<>(CHUNK_ROWS_MAX);

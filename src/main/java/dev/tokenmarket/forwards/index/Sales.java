@@ -89,10 +89,12 @@ final class Sales {
             return high != 0 ? high : Long.compareUnsigned(idLow[a], idLow[b]);
         });
         MessageDigest digest = sha256Digest();
+        String[] buyerText = buyers.stream().map(UUID::toString).toArray(String[]::new);
+        String[] providerText = providers.stream().map(UUID::toString).toArray(String[]::new);
         StringBuilder line = new StringBuilder(160);
         for (int i : order) {
             line.setLength(0);
-            line.append(id(i)).append(',').append(buyers.get(buyer[i])).append(',').append(providers.get(provider[i]))
+            line.append(id(i)).append(',').append(buyerText[buyer[i]]).append(',').append(providerText[provider[i]])
                     .append(',').append(promptTokens[i]).append(',').append(completionTokens[i]).append(',')
                     .append(costNanoUsd[i]).append('\n');
             digest.update(line.toString().getBytes(StandardCharsets.US_ASCII));
