@@ -33,6 +33,8 @@ public final class PackagedApplication implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final int port;
+    /** Health and metrics are served on the management interface, a port of its own. */
+    private final int managementPort;
     private final Map<String, String> environment;
     private final List<String> systemProperties;
     private final List<String> output = new ArrayList<>();
@@ -45,6 +47,7 @@ public final class PackagedApplication implements AutoCloseable {
      */
     public PackagedApplication(Map<String, String> environment, Map<String, String> systemProperties) throws IOException {
         this.port = freePort();
+        this.managementPort = freePort();
         this.environment = environment;
         this.systemProperties = systemProperties.entrySet().stream().map(e -> "-D" + e.getKey() + "=" + e.getValue()).toList();
     }
@@ -63,6 +66,7 @@ public final class PackagedApplication implements AutoCloseable {
         builder.environment().remove("KAFKA_BOOTSTRAP_SERVERS");
         builder.environment().putAll(environment);
         builder.environment().put("TOKENMARKET_PORT", Integer.toString(port));
+        builder.environment().put("TOKENMARKET_MANAGEMENT_PORT", Integer.toString(managementPort));
         synchronized (output) {
             output.clear();
         }
@@ -97,7 +101,7 @@ public final class PackagedApplication implements AutoCloseable {
             }
             try {
                 HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(
-                        URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
+                        URI.create("http://127.0.0.1:" + managementPort + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
                 return ready.statusCode() == 200;
             } catch (IOException notYet) {
                 return false;
