@@ -21,6 +21,7 @@ import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.EndpointHealth;
 import dev.tokenmarket.routing.Router;
 import io.agroal.api.AgroalDataSource;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -225,6 +226,7 @@ public class SpotFlow {
     }
 
     /** Match and hold without serving: errors here still become plain HTTP statuses, even when streaming. */
+    @WithSpan("match and hold")
     public Order open(Caller caller, CompletionCall call) {
         long startedNanos = System.nanoTime();
         String promptText = call.promptText();
@@ -237,6 +239,7 @@ public class SpotFlow {
     }
 
     /** Serves and meters the order; tokens go to {@code sink} as they are produced. */
+    @WithSpan("serve and meter")
     public Completion serve(Order order, TokenSink sink) {
         try {
             while (true) {
