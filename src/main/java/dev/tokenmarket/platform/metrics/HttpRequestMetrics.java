@@ -29,7 +29,7 @@ public class HttpRequestMetrics {
     private static final int STATUS_MAX = 600;
 
     private final MeterRegistry registry;
-    /** By resource class, then by method name and parameter types: computed once per resource method. */
+    /** By resource class, then by method name: computed once per resource method. */
     private final ClassValue<Map<String, Route>> routes = new ClassValue<>() {
         @Override
         protected Map<String, Route> computeValue(Class<?> type) {
