@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @WithTestResource(TokenmarketInfrastructure.class)
 class MetricsTest {
 
-    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})? (\\S+)$");
+    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{.*})? (\\S+)$");
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4";
 
     /** The management interface's root is /q, so this is its /q/metrics. */
