@@ -7,6 +7,8 @@ import dev.tokenmarket.identity.Role;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorResponses;
 import dev.tokenmarket.routing.Offer;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
@@ -40,6 +42,8 @@ import java.util.function.Supplier;
 public class CompletionsResource {
 
     public static final String GENERATION_ID_HEADER = "X-Generation-Id";
+    /** The request's trace carries its generation id, so a trace is found from a buyer's X-Generation-Id. */
+    private static final AttributeKey<String> GENERATION_ID_ATTRIBUTE = AttributeKey.stringKey("tokenmarket.generation_id");
     private static final Logger LOG = Logger.getLogger(CompletionsResource.class);
 
     @Inject
@@ -82,6 +86,7 @@ public class CompletionsResource {
         CompletionCall call = CompletionCall.parse(body, chat);
         SpotFlow.Order order = spotFlow.open(caller, call);
         String id = GenerationIds.format(order.generationId());
+        Span.current().setAttribute(GENERATION_ID_ATTRIBUTE, id);
         if (!call.stream()) {
             SpotFlow.Completion completion = spotFlow.serve(order, TokenSink.NONE);
             return Response.ok(CompletionPayloads.whole(header(id, call, completion.offer(), completion.createdEpochSeconds()), completion),

@@ -46,6 +46,9 @@ public class KeyLimits implements KeyLimitsDirectory {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    GatewayMetrics metrics;
+
     /** A key's limits; null fields do not apply. {@code spendReset} is never, daily, weekly or monthly. */
     public record Limits(Integer requestsPerMinute, Long tokensPerMinute, Long spendLimitNanoUsd, String spendReset) {
         static final Limits NONE = new Limits(null, null, null, "never");
@@ -175,11 +178,13 @@ public class KeyLimits implements KeyLimitsDirectory {
             return null;
         }
         if (limits.tokensPerMinute() != null && tokensMax > limits.tokensPerMinute()) {
+            metrics.keyLimitRefused("minute");
             throw ApiException.invalid("max_tokens", "This request may use up to " + tokensMax
                     + " tokens (prompt plus max_tokens), more than this key's limit of " + limits.tokensPerMinute()
                     + " tokens per minute; lower max_tokens.");
         }
         if (limits.spendLimitNanoUsd() != null && spendMaxNanoUsd > limits.spendLimitNanoUsd()) {
+            metrics.keyLimitRefused("spend");
             throw new ApiException(ErrorCode.SPEND_LIMIT_REACHED, "This request may cost up to "
                     + Money.formatUsd(spendMaxNanoUsd) + " USD, more than this key's whole spending limit of "
                     + Money.formatUsd(limits.spendLimitNanoUsd()) + " USD; lower max_tokens or raise the limit.");
@@ -205,6 +210,7 @@ public class KeyLimits implements KeyLimitsDirectory {
                     ps.setLong(5, limits.tokensPerMinute() == null ? Long.MAX_VALUE / 2 : limits.tokensPerMinute());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (!rs.next()) {
+                            metrics.keyLimitRefused("minute");
                             int retryAfter = 60 - (int) (Instant.now().getEpochSecond() % 60);
                             throw ApiException.rateLimited("This key has reached its limit of "
                                     + (limits.requestsPerMinute() == null ? "" : limits.requestsPerMinute() + " requests")
@@ -232,6 +238,7 @@ public class KeyLimits implements KeyLimitsDirectory {
                     ps.setLong(4, limits.spendLimitNanoUsd());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (!rs.next()) {
+                            metrics.keyLimitRefused("spend");
                             throw new ApiException(ErrorCode.SPEND_LIMIT_REACHED, "This key's spending limit of "
                                     + Money.formatUsd(limits.spendLimitNanoUsd()) + " USD"
                                     + ("never".equals(limits.spendReset()) ? "" : " per " + period(limits.spendReset()))

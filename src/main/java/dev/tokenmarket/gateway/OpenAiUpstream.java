@@ -11,6 +11,7 @@ import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.SamplingParameter;
 import io.vertx.core.Vertx;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -76,6 +77,7 @@ public class OpenAiUpstream {
         String finishReason;
     }
 
+    @WithSpan("upstream call")
     public Served serve(Offer offer, CompletionCall call, int maxTokens, TokenSink sink, long startedNanos)
             throws UpstreamFailure {
         UpstreamRequest request = request(offer, call, maxTokens);

@@ -21,6 +21,7 @@ import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.EndpointHealth;
 import dev.tokenmarket.routing.Router;
 import io.agroal.api.AgroalDataSource;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -89,6 +90,9 @@ public class SpotFlow {
 
     @Inject
     KeyLimits keyLimits;
+
+    @Inject
+    GatewayMetrics metrics;
 
     /** Platform fee on every request, in basis points of its cost. */
     @ConfigProperty(name = "tokenmarket.ledger.platform-fee-bps", defaultValue = "500")
@@ -222,6 +226,7 @@ public class SpotFlow {
     }
 
     /** Match and hold without serving: errors here still become plain HTTP statuses, even when streaming. */
+    @WithSpan("match and hold")
     public Order open(Caller caller, CompletionCall call) {
         long startedNanos = System.nanoTime();
         String promptText = call.promptText();
@@ -234,16 +239,21 @@ public class SpotFlow {
     }
 
     /** Serves and meters the order; tokens go to {@code sink} as they are produced. */
+    @WithSpan("serve and meter")
     public Completion serve(Order order, TokenSink sink) {
         try {
             while (true) {
                 try {
+                    long backendStartedNanos = System.nanoTime();
                     Served served = "reference".equals(order.offer.backendType())
                             ? serveOnReference(order, sink)
                             : openAi.serve(order.offer, order.call, order.maxTokens, sink, order.startedNanos);
+                    long backendNanos = System.nanoTime() - backendStartedNanos;
                     health.recordSuccess(order.offer.endpointId(), served.ttftNanos(), served.completionTokens(),
                             System.nanoTime() - order.startedNanos - served.ttftNanos());
-                    return meter(order, served);
+                    Completion completion = meter(order, served);
+                    metrics.served(order.offer, served.ttftNanos(), System.nanoTime() - order.startedNanos - backendNanos);
+                    return completion;
                 } catch (UpstreamFailure e) {
                     // Nothing reached the client yet: release this endpoint and try the next one.
                     LOG.warnf("endpoint %s failed before its first token: %s", order.offer.endpointId(), e.getMessage());
@@ -401,6 +411,7 @@ public class SpotFlow {
         // The generation row, the hold's move to settling, the key's usage and the outbox row commit together
         // (with those of other requests finishing at the same time).
         writes.submit(new Metering(event, order.call.stream(), cancelled, admission, tokens));
+        metrics.metered(offer, served.promptTokens(), served.completionTokens(), cost, fee);
         order.holdId = null;
         order.admission = null;
         router.addTokens(offer.endpointId(), tokens);

@@ -299,9 +299,12 @@ public class Ledger {
             rows.next();
             Boolean[] answered = (Boolean[]) rows.getArray(1).getArray();
             placed = new boolean[drafts.size()];
+            int placedCount = 0;
             for (int i = 0; i < placed.length; i++) {
                 placed[i] = answered[i];
+                placedCount += placed[i] ? 1 : 0;
             }
+            LedgerMetrics.holdsPlaced(placedCount);
         }
 
         /** Per draft, whether it was placed. */
@@ -333,7 +336,11 @@ public class Ledger {
      */
     @Transactional
     public boolean voidHold(UUID holdId) {
-        return release(holdId, "voided");
+        boolean voided = release(holdId, "voided");
+        if (voided) {
+            LedgerMetrics.holdVoided();
+        }
+        return voided;
     }
 
     private boolean release(UUID holdId, String finalStatus) {
@@ -384,6 +391,7 @@ public class Ledger {
                 }
             }
             JournalWriter.applyDeltas(c, deltas);
+            LedgerMetrics.holdsExpired(expired);
             return expired;
         } catch (SQLException e) {
             throw new IllegalStateException("could not expire holds", e);

@@ -68,6 +68,9 @@ public class LedgerConsumer {
     @Inject
     SettlementPause pause;
 
+    @Inject
+    LedgerMetrics metrics;
+
     /** Consumer threads in this process; partitions of the usage topic are spread over them. */
     @ConfigProperty(name = "tokenmarket.ledger.consumer-threads", defaultValue = "2")
     int threads;
@@ -227,6 +230,7 @@ public class LedgerConsumer {
     }
 
     private void settleAndCommit(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records) {
+        long startedNanos = System.nanoTime();
         List<UsageEvent> events = new ArrayList<>(records.count());
         List<byte[]> canonicalJson = new ArrayList<>(records.count());
         Map<UsageEvent, ConsumerRecord<String, byte[]>> sources = new IdentityHashMap<>(records.count());
@@ -253,7 +257,9 @@ public class LedgerConsumer {
         }
         if (!dead.isEmpty()) {
             publishDeadLetters(dead);
+            metrics.deadLettered(dead.size());
         }
+        metrics.settled(records.count(), System.nanoTime() - startedNanos);
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (TopicPartition partition : records.partitions()) {
             List<ConsumerRecord<String, byte[]>> inPartition = records.records(partition);

@@ -4,6 +4,7 @@ import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.Money;
 import io.agroal.api.AgroalDataSource;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -54,6 +55,7 @@ public class UsageSettlement {
      * ones. {@code canonicalJson} has, for each event, the bytes it came in when those are exactly its
      * {@link UsageEventCodec#toJson canonical form} (the entry keeps their digest), or null to encode it.
      */
+    @WithSpan("settle usage batch")
     public Outcome settle(List<UsageEvent> events, List<byte[]> canonicalJson) {
         List<Rejected> rejected = new ArrayList<>();
         Map<UUID, Prepared> prepared = LinkedHashMap.newLinkedHashMap(events.size());
@@ -156,7 +158,7 @@ public class UsageSettlement {
         return new Prepared(e, draft);
     }
 
-    private record BatchResult(int posted, List<Rejected> conflicts) {
+    private record BatchResult(int posted, int holdsCaptured, List<Rejected> conflicts) {
     }
 
     /**
@@ -166,14 +168,18 @@ public class UsageSettlement {
      * a COPY and the batch is written again, carefully: leaving out the posted events and the captured holds.
      */
     private BatchResult writeInNewTransaction(List<Prepared> batch) {
+        BatchResult result;
         try {
-            return QuarkusTransaction.requiringNew().call(() -> write(batch, false));
+            result = QuarkusTransaction.requiringNew().call(() -> write(batch, false));
         } catch (RuntimeException e) {
             if (!JournalWriter.isAlreadyPosted(e) && !isAlreadyCaptured(e)) {
                 throw e;
             }
-            return QuarkusTransaction.requiringNew().call(() -> write(batch, true));
+            result = QuarkusTransaction.requiringNew().call(() -> write(batch, true));
         }
+        // Counted once committed: a transaction that failed and is written again captured nothing.
+        LedgerMetrics.holdsCaptured(result.holdsCaptured());
+        return result;
     }
 
     private static boolean isAlreadyCaptured(Throwable e) {
@@ -191,15 +197,16 @@ public class UsageSettlement {
             List<EntryDraft> drafts = batch.stream().map(Prepared::draft).toList();
             List<EntryDraft> written = JournalWriter.copyEntries(c, drafts, careful, deltas);
             if (written.size() == batch.size()) {
-                captureHolds(c, batch, careful, deltas);
+                int captured = captureHolds(c, batch, careful, deltas);
                 JournalWriter.applyDeltas(c, deltas);
-                return new BatchResult(batch.size(), List.of());
+                return new BatchResult(batch.size(), captured, List.of());
             }
             Set<UUID> inserted = HashSet.newHashSet(written.size());
             written.forEach(d -> inserted.add(d.id()));
-            captureHolds(c, batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList(), careful, deltas);
+            int captured = captureHolds(c, batch.stream().filter(p -> inserted.contains(p.event.eventId())).toList(),
+                    careful, deltas);
             JournalWriter.applyDeltas(c, deltas);
-            return new BatchResult(inserted.size(), conflicts(c, batch, inserted));
+            return new BatchResult(inserted.size(), captured, conflicts(c, batch, inserted));
         }
     }
 
@@ -211,12 +218,12 @@ public class UsageSettlement {
      * to settling, in its own statement: its row lock makes that exclusive with the expiry. A hold already
      * expired or voided is not captured (its amount was released then), and the event posts without it; so
      * does a hold another event captured first. {@code careful}: look up which holds are captured already
-     * instead of failing the COPY on them.
+     * instead of failing the COPY on them. Answers how many holds it captured.
      */
-    private static void captureHolds(Connection c, List<Prepared> posted, boolean careful,
+    private static int captureHolds(Connection c, List<Prepared> posted, boolean careful,
                                      Map<Long, JournalWriter.AccountDelta> deltas) throws SQLException {
         if (posted.isEmpty()) {
-            return;
+            return 0;
         }
         Map<UUID, Prepared> byHold = LinkedHashMap.newLinkedHashMap(posted.size());
         for (Prepared p : posted) {
@@ -250,11 +257,12 @@ public class UsageSettlement {
             rows.copyIn(c, "copy hold_captures (hold_id, entry_id, captured_nano_usd) from stdin (format binary)");
         }
         if (pending.isEmpty()) {
-            return;
+            return rows.rows();
         }
         // Those the expiry took first stay unmoved, and the capture below passes them over.
         Set<UUID> moved = Ledger.markSettling(c, pending);
-        captureHolds(c, posted.stream().filter(p -> moved.contains(p.event.holdId())).toList(), careful, deltas);
+        return rows.rows() + captureHolds(c, posted.stream().filter(p -> moved.contains(p.event.holdId())).toList(),
+                careful, deltas);
     }
 
     private static void release(Map<Long, JournalWriter.AccountDelta> deltas, long accountId, long heldNanoUsd) {

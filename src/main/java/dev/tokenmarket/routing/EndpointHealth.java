@@ -1,6 +1,7 @@
 package dev.tokenmarket.routing;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.time.Duration;
@@ -25,6 +26,9 @@ public class EndpointHealth {
     public static final int SAMPLES_TO_TRUST = 5;
     /** Successes between two refreshes of the medians used by routing. */
     private static final int REFRESH_EVERY_SAMPLES = 16;
+
+    @Inject
+    RoutingMetrics metrics;
 
     @ConfigProperty(name = "tokenmarket.routing.circuit.failures-to-open", defaultValue = "3")
     int failuresToOpen;
@@ -67,7 +71,13 @@ public class EndpointHealth {
     }
 
     private State state(UUID endpointId) {
-        return states.computeIfAbsent(endpointId, id -> new State());
+        return states.computeIfAbsent(endpointId, id -> {
+            // Outside CDI (the matching benchmark's fixed book) there is no registry to report to.
+            if (metrics != null) {
+                metrics.watchCircuit(id, this::circuitOpen);
+            }
+            return new State();
+        });
     }
 
     public void recordSuccess(UUID endpointId, long ttftNanos, int completionTokens, long generationNanos) {

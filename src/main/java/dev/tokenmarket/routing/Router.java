@@ -5,6 +5,7 @@ import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import io.agroal.api.AgroalDataSource;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -121,6 +122,7 @@ public class Router {
      * with 404 when no active endpoint lists the model, and 503 naming what excluded each endpoint when all
      * are filtered out.
      */
+    @WithSpan("route")
     public List<Offer> candidates(String model, RoutingPreferences prefs) {
         Book whole = current().books().getOrDefault(model, Book.EMPTY);
         List<Offer> listed = whole.byPrice();

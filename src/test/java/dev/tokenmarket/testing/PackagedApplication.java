@@ -42,6 +42,8 @@ public final class PackagedApplication implements AutoCloseable {
     private static final String LOCALE_VARIABLE_PREFIX = "LC_";
 
     private final int port;
+    /** Health and metrics are served on the management interface, a port of its own. */
+    private final int managementPort;
     private final Map<String, String> environment;
     private final List<String> systemProperties;
     private final List<String> output = new ArrayList<>();
@@ -54,6 +56,7 @@ public final class PackagedApplication implements AutoCloseable {
      */
     public PackagedApplication(Map<String, String> environment, Map<String, String> systemProperties) throws IOException {
         this.port = freePort();
+        this.managementPort = freePort();
         this.environment = environment;
         this.systemProperties = systemProperties.entrySet().stream().map(e -> "-D" + e.getKey() + "=" + e.getValue()).toList();
     }
@@ -71,6 +74,7 @@ public final class PackagedApplication implements AutoCloseable {
         builder.environment().putAll(inheritedEnvironment(System.getenv()));
         builder.environment().putAll(environment);
         builder.environment().put("TOKENMARKET_PORT", Integer.toString(port));
+        builder.environment().put("TOKENMARKET_MANAGEMENT_PORT", Integer.toString(managementPort));
         synchronized (output) {
             output.clear();
         }
@@ -115,7 +119,8 @@ public final class PackagedApplication implements AutoCloseable {
                 throw new AssertionError("the application exited:\n" + output());
             }
             try {
-                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(uri("/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
+                HttpResponse<Void> ready = HTTP.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + managementPort + "/q/health/ready")).build(), HttpResponse.BodyHandlers.discarding());
                 return ready.statusCode() == 200;
             } catch (IOException notYet) {
                 return false;
