@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.identity.Caller;
 import dev.tokenmarket.identity.CurrentCaller;
 import dev.tokenmarket.identity.Role;
+import dev.tokenmarket.platform.IsoInstants;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
@@ -23,9 +24,6 @@ import jakarta.ws.rs.core.StreamingOutput;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -318,21 +316,12 @@ public class FinanceResource {
     record Period(Instant from, Instant to) {
 
         static Period parse(String from, String to) {
-            Instant start = from == null || from.isBlank() ? Instant.EPOCH : instant(from, "from");
-            Instant end = to == null || to.isBlank() ? Instant.now() : instant(to, "to");
+            Instant start = from == null || from.isBlank() ? Instant.EPOCH : IsoInstants.parse(from, "from");
+            Instant end = to == null || to.isBlank() ? Instant.now() : IsoInstants.parse(to, "to");
             if (!start.isBefore(end)) {
                 throw ApiException.invalid("to", "'to' (" + end + ") must be after 'from' (" + start + ").");
             }
             return new Period(start, end);
-        }
-
-        private static Instant instant(String value, String field) {
-            try {
-                return value.length() == 10 ? LocalDate.parse(value).atStartOfDay(ZoneOffset.UTC).toInstant() : Instant.parse(value);
-            } catch (DateTimeParseException e) {
-                throw ApiException.invalid(field, "'" + field + "' must be an ISO-8601 date (2026-11-01) or instant "
-                        + "(2026-11-01T00:00:00Z); got \"" + value + "\".");
-            }
         }
     }
 }

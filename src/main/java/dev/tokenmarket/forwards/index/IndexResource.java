@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenmarket.catalog.ListedPrices;
 import dev.tokenmarket.identity.CurrentCaller;
 import dev.tokenmarket.identity.Role;
+import dev.tokenmarket.platform.IsoInstants;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import jakarta.inject.Inject;
@@ -18,9 +19,6 @@ import jakarta.ws.rs.core.MediaType;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -67,8 +65,8 @@ public class IndexResource {
     public Map<String, Object> values(@PathParam("model") String model, @QueryParam("from") String from,
                                       @QueryParam("to") String to) {
         currentCaller.get().require(Role.TRADER, Role.BUYER, Role.PROVIDER, Role.FINANCE);
-        Instant end = to == null || to.isBlank() ? publisher.clock.instant() : instant(to, "to");
-        Instant start = from == null || from.isBlank() ? end.minus(PERIOD_DEFAULT) : instant(from, "from");
+        Instant end = to == null || to.isBlank() ? publisher.clock.instant() : IsoInstants.parse(to, "to");
+        Instant start = from == null || from.isBlank() ? end.minus(PERIOD_DEFAULT) : IsoInstants.parse(from, "from");
         if (!start.isBefore(end)) {
             throw ApiException.invalid("to", "'to' (" + end + ") must be after 'from' (" + start + ").");
         }
@@ -100,7 +98,7 @@ public class IndexResource {
         if (hour == null || hour.isBlank()) {
             throw ApiException.invalid("hour", "Query parameter 'hour' is required: the hour's start, e.g. 2026-12-03T12:00:00Z.");
         }
-        Instant hourStart = instant(hour, "hour");
+        Instant hourStart = IsoInstants.parse(hour, "hour");
         if (!hourStart.truncatedTo(ChronoUnit.HOURS).equals(hourStart)) {
             throw ApiException.invalid("hour", "'hour' must be the start of a UTC hour, such as "
                     + hourStart.truncatedTo(ChronoUnit.HOURS) + "; got \"" + hour + "\".");
@@ -149,15 +147,6 @@ public class IndexResource {
             return (ObjectNode) objectMapper.readTree(json);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("a stored index value is not JSON", e);
-        }
-    }
-
-    private static Instant instant(String value, String field) {
-        try {
-            return value.length() == 10 ? LocalDate.parse(value).atStartOfDay(ZoneOffset.UTC).toInstant() : Instant.parse(value);
-        } catch (DateTimeParseException e) {
-            throw ApiException.invalid(field, "'" + field + "' must be an ISO-8601 date (2026-12-01) or instant "
-                    + "(2026-12-01T13:00:00Z); got \"" + value + "\".");
         }
     }
 }
