@@ -3,7 +3,10 @@ package dev.tokenmarket.ledger;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
+import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -36,6 +39,9 @@ import java.util.UUID;
  */
 @ApplicationScoped
 public class RestingHolds {
+
+    @Inject
+    AgroalDataSource dataSource;
 
     /**
      * A resting hold to place: {@code expiresAt} null for one that lives until it is released. The id is
@@ -287,7 +293,18 @@ public class RestingHolds {
      * Expires resting holds past their expiry, at most {@code limit}, releasing what each still holds; holds
      * another transaction has locked (being captured or reduced) are left for the next run. Answers how many.
      */
-    static int expire(Connection c, int limit) throws SQLException {
+    @Transactional
+    public int expire(int limit) {
+        try (Connection c = dataSource.getConnection()) {
+            int expired = expire(c, limit);
+            LedgerMetrics.holdsExpired(expired);
+            return expired;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not expire resting holds", e);
+        }
+    }
+
+    private static int expire(Connection c, int limit) throws SQLException {
         Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
         int expired = 0;
         try (PreparedStatement ps = c.prepareStatement("""
