@@ -15,7 +15,9 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +38,10 @@ import java.util.UUID;
  * <p>
  * Refusals ({@link ApiException}) are decided under that lock before anything is written, so they leave the
  * caller's transaction as it was and usable.
+ * <p>
+ * Locks are taken hold first, then accounts (in id order, as every writer of accounts takes them). A transaction
+ * that works on several holds takes all their locks first with {@link #lock}: taking a second hold's lock while
+ * holding the accounts' locks of a first could deadlock with a transaction working on the second alone.
  */
 @ApplicationScoped
 public class RestingHolds {
@@ -67,7 +73,10 @@ public class RestingHolds {
      * draft again answers the hold as it stands; the same id with another draft is
      * {@link ErrorCode#IDEMPOTENCY_CONFLICT}.
      */
-    public State place(Connection c, Draft d) throws SQLException {
+    public State place(Connection c, Draft draft) throws SQLException {
+        // The database keeps microseconds: the answer says the expiry it will read back.
+        Draft d = new Draft(draft.holdId(), draft.accountId(), draft.amountNanoUsd(), draft.reference(),
+                toMicros(draft.expiresAt()));
         if (d.amountNanoUsd() <= 0) {
             throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
         }
@@ -262,7 +271,8 @@ public class RestingHolds {
      * released). An earlier expiry, or one for a hold that has none, is refused with
      * {@link ErrorCode#INVALID_REQUEST}; a hold no longer open with {@link ErrorCode#HOLD_NOT_OPEN}.
      */
-    public State extend(Connection c, UUID holdId, Instant expiresAt) throws SQLException {
+    public State extend(Connection c, UUID holdId, Instant newExpiresAt) throws SQLException {
+        Instant expiresAt = toMicros(newExpiresAt);
         Locked hold = lock(c, holdId);
         requireOpen(hold, "extended");
         Instant current = hold.state.expiresAt();
@@ -278,6 +288,18 @@ public class RestingHolds {
         State s = hold.state;
         return new State(holdId, s.accountId(), s.status(), s.amountNanoUsd(), s.capturedNanoUsd(), s.reducedNanoUsd(),
                 expiresAt, s.reference());
+    }
+
+    /**
+     * Locks the holds (in id order, so that two transactions locking overlapping sets never deadlock), for a
+     * transaction that then captures, reduces or releases several of them. Unknown ids are passed over.
+     */
+    public void lock(Connection c, Collection<UUID> holdIds) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "select id from holds where id = any(?) order by id for no key update")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
+            ps.executeQuery().close();
+        }
     }
 
     /** The hold as it stands (any hold, spot or resting); {@link ErrorCode#NOT_FOUND} when there is none. */
@@ -376,6 +398,10 @@ public class RestingHolds {
         };
         return new ApiException(ErrorCode.HOLD_NOT_OPEN, "Hold " + s.holdId() + " cannot be " + verb + ": it is "
                 + why + ". Place a new hold.");
+    }
+
+    private static Instant toMicros(Instant t) {
+        return t == null ? null : t.truncatedTo(ChronoUnit.MICROS);
     }
 
     private static void releaseHeld(Connection c, long accountId, long amountNanoUsd) throws SQLException {

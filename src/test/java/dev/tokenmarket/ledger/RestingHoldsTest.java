@@ -328,10 +328,58 @@ class RestingHoldsTest {
     }
 
     @Test
+    void oneTransactionCapturesTheHoldsOfBothSidesOfAFillOrNeither() throws Exception {
+        // A fill takes the buyer's payment and the seller's bond together: both holds are locked first, and
+        // a rollback undoes both captures.
+        long buyerWallet = fundedWallet("resting buyer 8", "2.00");
+        Org seller = Market.org("resting seller 8", "buyer", "provider");
+        UUID sellerOrg = UUID.fromString(seller.id());
+        Market.funded(seller, "1.00");
+        long sellerWallet = accounts.walletOf(sellerOrg);
+        long bond = committed(c -> accounts.open(c, sellerOrg, AccountKind.BOND));
+        UUID posting = UUID.randomUUID();
+        journal.post(new EntryDraft(posting, EntryCode.BOND, "bond posted", "{}", UsageSettlement.digest("b|" + posting),
+                List.of(Posting.debit(sellerWallet, USD), Posting.credit(bond, USD)), null));
+        long clearing = accounts.platformAccount(AccountKind.CLEARING);
+        long insurance = accounts.platformAccount(AccountKind.INSURANCE_FUND);
+        long clearingPosted = balances.balance(clearing).postedNanoUsd();
+        long insurancePosted = balances.balance(insurance).postedNanoUsd();
+        UUID payment = UUID.randomUUID();
+        UUID bondHold = UUID.randomUUID();
+        committed(c -> holds.place(c, new RestingHolds.Draft(payment, buyerWallet, 2 * USD, "bid", null)));
+        committed(c -> holds.place(c, new RestingHolds.Draft(bondHold, bond, USD, "offer bond", null)));
+        for (boolean commit : new boolean[]{false, true}) {
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(false);
+                holds.lock(c, List.of(payment, bondHold));
+                holds.capture(c, payment, 800_000_000L, clearing(buyerWallet, clearing, 800_000_000L));
+                UUID id = UUID.randomUUID();
+                holds.capture(c, bondHold, 100_000_000L, new EntryDraft(id, EntryCode.INSURANCE_FUND, "bond share", "{}",
+                        UsageSettlement.digest("i|" + id), List.of(Posting.debit(bond, 100_000_000L),
+                        Posting.credit(insurance, 100_000_000L)), null));
+                if (commit) {
+                    c.commit();
+                } else {
+                    c.rollback();
+                }
+                c.setAutoCommit(true);
+            }
+        }
+        assertBalance(new Expected(1_200_000_000L, 1_200_000_000L), buyerWallet, "the buyer");
+        assertBalance(new Expected(900_000_000L, 900_000_000L), bond, "the seller's bond");
+        assertBalance(new Expected(0, 0), sellerWallet, "the seller's wallet");
+        assertEquals(clearingPosted + 800_000_000L, balances.balance(clearing).postedNanoUsd(), "clearing");
+        assertEquals(insurancePosted + 100_000_000L, balances.balance(insurance).postedNanoUsd(), "insurance fund");
+        assertEquals(1_200_000_000L, released(payment));
+        assertEquals(900_000_000L, released(bondHold));
+    }
+
+    @Test
     void aRestingHoldsExpiryOnlyMovesLaterAndExpiringReleasesWhatItStillHolds() throws Exception {
         long wallet = fundedWallet("resting buyer 5", "2.00");
         long clearing = accounts.platformAccount(AccountKind.CLEARING);
-        Instant inADay = Instant.now().plusSeconds(86_400);
+        // In microseconds, as the database keeps them.
+        Instant inADay = Instant.now().plusSeconds(86_400).truncatedTo(java.time.temporal.ChronoUnit.MICROS);
         UUID holdId = UUID.randomUUID();
         committed(c -> holds.place(c, new RestingHolds.Draft(holdId, wallet, USD, "order 5", inADay)));
         ApiException earlier = assertThrows(ApiException.class,
@@ -354,7 +402,8 @@ class RestingHoldsTest {
         ApiException expired = assertThrows(ApiException.class, () -> committed(c -> holds.capture(c, due, 1,
                 clearing(wallet, clearing, 1))));
         assertEquals(ErrorCode.HOLD_NOT_OPEN, expired.code(), expired.getMessage());
-        assertTrue(holds.expire(1_000) >= 1);
+        // The application's own expiry job may have come first; either way the hold is expired now.
+        holds.expire(1_000);
         assertEquals(HoldStatus.EXPIRED, committed(c -> holds.state(c, due)).status());
         assertEquals(HoldStatus.RESTING, committed(c -> holds.state(c, holdId)).status(), "the one without expiry stays");
         assertBalance(buyer.held(-500_000_000L), wallet, "the buyer after the expiry");
