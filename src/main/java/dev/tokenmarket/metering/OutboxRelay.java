@@ -1,6 +1,7 @@
 package dev.tokenmarket.metering;
 
 import dev.tokenmarket.platform.KafkaSettings;
+import dev.tokenmarket.platform.ProcessRole;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
@@ -55,12 +56,19 @@ public class OutboxRelay {
     @Inject
     TransactionSynchronizationRegistry transactions;
 
+    @Inject
+    ProcessRole role;
+
     private final Semaphore wakeUp = new Semaphore(0);
     private volatile boolean running;
     private Thread thread;
     private KafkaProducer<String, String> producer;
 
     void start(@Observes StartupEvent event) {
+        // The gateways fill the outbox, so they empty it; settlement processes have nothing to relay.
+        if (!role.servesGateway()) {
+            return;
+        }
         producer = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                 ProducerConfig.ACKS_CONFIG, "all",
