@@ -80,6 +80,7 @@ class ScaleOutIT {
     private static final Duration CATALOG_BOUND = Duration.ofMillis(2_500);
     private static final Duration UPSTREAM_HOLD = Duration.ofMillis(600);
     private static final int USAGE_PARTITIONS = 8;
+    private static final Duration HEARTBEAT = Duration.ofSeconds(1);
 
     @TempDir
     Path dataDirectory;
@@ -271,19 +272,25 @@ class ScaleOutIT {
 
         // 4. max_concurrency 8 across two gateways, then three: never more than 8 requests at the upstream at once.
         upstream.holdEachRequest(UPSTREAM_HOLD);
-        Map<PackagedApplication, Integer> servedBy = wave(List.of(a, b), buyer2, capacityEndpoint, 12, buyer2Served);
-        int firstWaveMax = upstream.concurrentMax();
+        Map<PackagedApplication, Integer> twoGateways = wave(List.of(a, b), buyer2, capacityEndpoint, 12, buyer2Served);
+        int twoGatewaysMax = upstream.concurrentMax();
         PackagedApplication c = process("gateway", "g3");
         c.start();
-        gateways.add(c);
         upstream.resetConcurrentMax();
-        servedBy.putAll(wave(List.of(c, a, b), buyer2, capacityEndpoint, 8, buyer2Served));
-        int secondWaveMax = upstream.concurrentMax();
-        System.out.printf("max_concurrency %d: at most %d at once over two gateways, %d over three; served by A %d, B %d, C %d%n",
-                MAX_CONCURRENCY, firstWaveMax, secondWaveMax, servedBy.get(a), servedBy.get(b), servedBy.get(c));
-        assertTrue(firstWaveMax <= MAX_CONCURRENCY, "two gateways sent " + firstWaveMax + " requests at once");
-        assertTrue(secondWaveMax <= MAX_CONCURRENCY, "three gateways sent " + secondWaveMax + " requests at once");
-        assertTrue(servedBy.get(c) > 0, "the third gateway gets a share of the endpoint's capacity");
+        Map<PackagedApplication, Integer> threeGateways = wave(List.of(c, a, b), buyer2, capacityEndpoint, 8, buyer2Served);
+        int threeGatewaysMax = upstream.concurrentMax();
+        // Once A and B are idle, their slots move to C within a heartbeat: C alone gets all 8.
+        Thread.sleep(2 * HEARTBEAT.toMillis());
+        upstream.resetConcurrentMax();
+        Map<PackagedApplication, Integer> newcomer = wave(List.of(c), buyer2, capacityEndpoint, 10, buyer2Served);
+        int newcomerMax = upstream.concurrentMax();
+        System.out.printf("max_concurrency %d: at most %d requests at once over two gateways (served by A %d, B %d), %d over"
+                        + " three (A %d, B %d, C %d), %d on the third alone%n", MAX_CONCURRENCY, twoGatewaysMax,
+                twoGateways.get(a), twoGateways.get(b), threeGatewaysMax, threeGateways.get(a), threeGateways.get(b),
+                threeGateways.get(c), newcomerMax);
+        assertTrue(twoGatewaysMax <= MAX_CONCURRENCY, "two gateways sent " + twoGatewaysMax + " requests at once");
+        assertTrue(threeGatewaysMax <= MAX_CONCURRENCY, "three gateways sent " + threeGatewaysMax + " requests at once");
+        assertEquals(MAX_CONCURRENCY, newcomerMax, "the third gateway alone uses the whole capacity: " + newcomer);
         upstream.holdEachRequest(Duration.ZERO);
 
         // Every party's balance is what the test computes from the requests it was served.
@@ -319,7 +326,7 @@ class ScaleOutIT {
 
     private PackagedApplication process(String role, String name) throws Exception {
         Map<String, String> properties = new HashMap<>(infrastructure.configuration());
-        properties.put("tokenmarket.routing.capacity.heartbeat-interval", "1s");
+        properties.put("tokenmarket.routing.capacity.heartbeat-interval", HEARTBEAT.toSeconds() + "s");
         PackagedApplication process = new PackagedApplication(Map.of(
                 "TOKENMARKET_ROLE", role,
                 "TOKENMARKET_DATA_DIR", dataDirectory.resolve(name).toString(),
