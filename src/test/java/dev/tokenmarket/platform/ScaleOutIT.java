@@ -316,8 +316,7 @@ class ScaleOutIT {
         infrastructure.kafka().stopServer();
         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250)).until(() -> readiness(survivor) == 503);
         assertEquals(200, readiness(a), "a gateway stays ready without the broker");
-        assertEquals(200, spendOnce(b, buyer2.key(), buyer2.keyId(), endpoint, new ConcurrentLinkedQueue<>()),
-                "a gateway serves without the broker");
+        completion(b, buyer2.key(), endpoint).then().statusCode(200);
         assertTrue(outboxRows() > 0, "the usage waits in the outbox");
         infrastructure.postgres().close();
         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250)).until(() -> readiness(a) == 503);
