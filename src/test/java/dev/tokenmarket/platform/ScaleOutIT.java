@@ -72,8 +72,8 @@ class ScaleOutIT {
     private static final String NEW_PROMPT_PRICE = "1500.5";
     private static final String NEW_COMPLETION_PRICE = "2500.25";
     private static final String CAPACITY_PRICE = "1.5";
-    private static final String DEPOSIT = "2.00";
-    private static final String KEY_SPEND_LIMIT = "0.60";
+    private static final String DEPOSIT = "1.00";
+    private static final String KEY_SPEND_LIMIT = "0.30";
     private static final int MAX_TOKENS = 8;
     private static final int MAX_CONCURRENCY = 8;
     /** What the router promises: its catalog snapshot is at most 2 s old, plus the time of one catalog read. */

@@ -32,7 +32,8 @@ class EmbeddedPolicyTest {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = socket.getLocalPort();
         }
-        try (ServerSocket open = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        // Never accepted: a backlog large enough for each check's connection.
+        try (ServerSocket open = new ServerSocket(0, 16, InetAddress.getLoopbackAddress())) {
             String openAddress = "127.0.0.1:" + open.getLocalPort();
             String message = EmbeddedPolicy.NEVER.missing("jdbc:postgresql://127.0.0.1:" + closedPort + "/tokenmarket", openAddress);
             assertTrue(message.contains("PostgreSQL at 127.0.0.1:" + closedPort + " (QUARKUS_DATASOURCE_JDBC_URL) does not accept"),
