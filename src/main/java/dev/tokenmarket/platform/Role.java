@@ -12,9 +12,11 @@ import java.util.Locale;
  *       hold expiry, the spot index publisher (one process at a time, by a PostgreSQL advisory lock);</li>
  *   <li>all: both, in one process: what {@code ./tokenmarket start} runs on a laptop.</li>
  * </ul>
- * Every job is safe with several processes of its role: the relay and hold expiry take rows with
- * {@code for update skip locked}, settlement is idempotent on the event id, the index publisher runs where it
- * holds its lock, and capacity is leased in PostgreSQL.
+ * Every job is safe with several processes of its role: the relay takes its batches under a lock in
+ * PostgreSQL (no row goes out twice side by side, and a row sent again after a crash settles once, by the
+ * ledger's idempotency on the event id), hold expiry takes holds with {@code for update skip locked}, Kafka
+ * gives each usage partition to one consumer at a time, the index publisher runs where it holds its advisory
+ * lock, and capacity is leased in PostgreSQL.
  */
 public enum Role {
     GATEWAY, SETTLEMENT, ALL;
