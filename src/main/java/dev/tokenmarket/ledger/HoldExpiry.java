@@ -1,5 +1,6 @@
 package dev.tokenmarket.ledger;
 
+import dev.tokenmarket.platform.ProcessRole;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -18,7 +19,8 @@ public class HoldExpiry {
     @Inject
     RestingHolds restingHolds;
 
-    @Scheduled(every = "${tokenmarket.ledger.hold-expiry-interval:10s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    @Scheduled(every = "${tokenmarket.ledger.hold-expiry-interval:10s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = ProcessRole.NotSettlement.class)
     void expire() {
         int expired = spotHolds.expire(HOLDS_PER_RUN_MAX) + restingHolds.expire(HOLDS_PER_RUN_MAX);
         if (expired > 0) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.KafkaSettings;
+import dev.tokenmarket.platform.ProcessRole;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -70,6 +71,9 @@ public class LedgerConsumer {
     @Inject
     LedgerMetrics metrics;
 
+    @Inject
+    ProcessRole role;
+
     /** Consumer threads in this process; partitions of the usage topic are spread over them. */
     @ConfigProperty(name = "tokenmarket.ledger.consumer-threads", defaultValue = "2")
     int threads;
@@ -85,8 +89,8 @@ public class LedgerConsumer {
     private KafkaProducer<String, String> deadLetters;
 
     void start(@Observes StartupEvent event) {
-        if (!enabled) {
-            LOG.info("ledger consumer disabled by configuration");
+        if (!enabled || !role.settles()) {
+            LOG.infof("ledger consumer off (%s)", enabled ? "the gateway role settles nothing" : "disabled by configuration");
             return;
         }
         deadLetters = new KafkaProducer<>(kafka.reliableProducer(Duration.ofMinutes(2)),

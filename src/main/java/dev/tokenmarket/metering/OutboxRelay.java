@@ -1,6 +1,7 @@
 package dev.tokenmarket.metering;
 
 import dev.tokenmarket.platform.KafkaSettings;
+import dev.tokenmarket.platform.ProcessRole;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
@@ -63,12 +64,19 @@ public class OutboxRelay {
     @Inject
     TransactionSynchronizationRegistry transactions;
 
+    @Inject
+    ProcessRole role;
+
     private final Semaphore wakeUp = new Semaphore(0);
     private volatile boolean running;
     private Thread thread;
     private KafkaProducer<String, byte[]> producer;
 
     void start(@Observes StartupEvent event) {
+        // The gateways fill the outbox, so they empty it; settlement processes have nothing to relay.
+        if (!role.servesGateway()) {
+            return;
+        }
         Map<String, Object> settings = kafka.reliableProducer(Duration.ofMillis(SEND_TIMEOUT_MS));
         // A batch of the outbox goes out as one produce request per partition: the relay sends it whole and
         // flushes, so the linger never delays it; without room for a whole batch per partition, a 1,000-row

@@ -25,10 +25,15 @@ public class StartupBanner {
     @ConfigProperty(name = "quarkus.http.host", defaultValue = "0.0.0.0")
     String host;
 
+    @Inject
+    ProcessRole role;
+
     void onStart(@Observes StartupEvent event) {
         String generated = identity.ensureAdminKey(adminKey.orElse(null));
         String url = "http://" + ("0.0.0.0".equals(host) ? "localhost" : host) + ":" + port;
-        StringBuilder banner = new StringBuilder("\n\n  tokenmarket is running at ").append(url).append('\n');
+        StringBuilder banner = new StringBuilder("\n\n  tokenmarket is running ")
+                .append(role.servesGateway() ? "at " + url : "without a public HTTP port, settling usage")
+                .append(" (role ").append(role.role().configName()).append(")\n");
         if (generated != null) {
             banner.append("  admin key (shown once, stored hashed; set TOKENMARKET_ADMIN_KEY to choose your own):\n    ")
                     .append(generated).append('\n');

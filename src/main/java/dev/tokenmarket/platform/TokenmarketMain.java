@@ -1,6 +1,7 @@
 package dev.tokenmarket.platform;
 
 import dev.tokenmarket.platform.embedded.EmbeddedInfrastructure;
+import dev.tokenmarket.platform.embedded.EmbeddedPolicy;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
 
@@ -10,13 +11,37 @@ import java.nio.file.Path;
  * Entry point of the packaged application. Before Quarkus reads its configuration, it starts an embedded
  * PostgreSQL and Kafka for whichever of the two is not configured, so one command runs the whole
  * marketplace on a machine that has nothing but a JDK. When both are configured, nothing embedded starts.
+ * Under {@code tokenmarket.embedded=never} (the default of the gateway and settlement roles) nothing embedded
+ * ever starts, and a server that is missing ends the start with a message saying which setting to fix. A
+ * settlement process opens no public HTTP port: only the management interface (health, metrics).
  */
 @QuarkusMain
 public final class TokenmarketMain {
 
     public static void main(String... args) throws Exception {
-        boolean postgresConfigured = isConfigured("QUARKUS_DATASOURCE_JDBC_URL", "quarkus.datasource.jdbc.url");
-        boolean kafkaConfigured = isConfigured("KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap.servers");
+        String jdbcUrl = configured("QUARKUS_DATASOURCE_JDBC_URL", "quarkus.datasource.jdbc.url");
+        String kafkaBootstrapServers = configured("KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap.servers");
+        Role role;
+        EmbeddedPolicy embedded;
+        try {
+            role = Role.parse(configured(Role.ENVIRONMENT_VARIABLE, Role.PROPERTY));
+            embedded = EmbeddedPolicy.parse(configured(EmbeddedPolicy.ENVIRONMENT_VARIABLE, EmbeddedPolicy.PROPERTY),
+                    role == Role.ALL ? EmbeddedPolicy.AUTO : EmbeddedPolicy.NEVER);
+        } catch (IllegalArgumentException e) {
+            exit(e.getMessage());
+            return;
+        }
+        String missing = embedded.missing(jdbcUrl, kafkaBootstrapServers);
+        if (missing != null) {
+            exit(missing);
+            return;
+        }
+        System.setProperty(Role.PROPERTY, role.configName());
+        if (!role.servesGateway() && System.getProperty("quarkus.http.host-enabled") == null) {
+            System.setProperty("quarkus.http.host-enabled", "false");
+        }
+        boolean postgresConfigured = jdbcUrl != null;
+        boolean kafkaConfigured = kafkaBootstrapServers != null;
         Path dataDirectory = Path.of(firstSet(
                 System.getProperty("tokenmarket.data-dir"), System.getenv("TOKENMARKET_DATA_DIR"), "data"))
                 .toAbsolutePath();
@@ -38,8 +63,15 @@ public final class TokenmarketMain {
         }
     }
 
-    private static boolean isConfigured(String environmentVariable, String property) {
-        return firstSet(System.getProperty(property), System.getenv(environmentVariable), null) != null;
+    /** A setting from a system property or, failing that, the environment; null when neither sets it. */
+    private static String configured(String environmentVariable, String property) {
+        return firstSet(System.getProperty(property), System.getenv(environmentVariable), null);
+    }
+
+    /** Ends the start before anything runs: the operator's mistake, said in one line, not a stack trace. */
+    private static void exit(String message) {
+        System.err.println(message);
+        System.exit(2);
     }
 
     private static String firstSet(String a, String b, String fallback) {

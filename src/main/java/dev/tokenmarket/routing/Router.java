@@ -23,8 +23,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -111,9 +109,11 @@ public class Router {
     @Inject
     EndpointHealth health;
 
+    /** Capacity across all gateway replicas: concurrency slots and tokens per minute. */
+    @Inject
+    CapacityCoordinator capacity;
+
     private volatile Snapshot snapshot = new Snapshot(-1, 0, Map.of());
-    private final Map<UUID, AtomicInteger> inFlight = new ConcurrentHashMap<>();
-    private final Map<UUID, MinuteCounter> tokensPerMinute = new ConcurrentHashMap<>();
     private final AtomicLong rotation = new AtomicLong();
     private boolean fixedBook;
 
@@ -345,56 +345,28 @@ public class Router {
                 && (prefs.preferredMaxLatencyMs() == null || ttftMs(o) <= prefs.preferredMaxLatencyMs());
     }
 
-    /** Tokens served by the endpoint in the current minute, on this replica. */
-    public int tokensThisMinute(UUID endpointId) {
-        MinuteCounter counter = tokensPerMinute.get(endpointId);
-        return counter == null ? 0 : counter.get(System.currentTimeMillis() / 60_000);
+    /** Tokens served by the endpoint in the current minute, by all replicas as far as this one knows. */
+    public long tokensThisMinute(UUID endpointId) {
+        return capacity.tokensThisMinute(endpointId);
     }
 
     /** Counts tokens against the endpoint's tokens-per-minute capacity. */
     public void addTokens(UUID endpointId, int tokens) {
-        tokensPerMinute.computeIfAbsent(endpointId, id -> new MinuteCounter()).add(System.currentTimeMillis() / 60_000, tokens);
+        capacity.addTokens(endpointId, tokens);
     }
 
-    /** Tokens in the current calendar minute; resets when the minute changes. */
-    private static final class MinuteCounter {
-        private long minute;
-        private int tokens;
-
-        synchronized int get(long now) {
-            return now == minute ? tokens : 0;
-        }
-
-        synchronized void add(long now, int n) {
-            if (now != minute) {
-                minute = now;
-                tokens = 0;
-            }
-            tokens += n;
-        }
-    }
-
+    /** Requests this replica runs on the endpoint. */
     public int inFlight(UUID endpointId) {
-        AtomicInteger n = inFlight.get(endpointId);
-        return n == null ? 0 : n.get();
+        return capacity.inFlight(endpointId);
     }
 
-    /** Takes a concurrency slot on the endpoint; false when it is full. */
+    /** Takes a concurrency slot on the endpoint; false when it is full across all replicas. */
     public boolean acquire(Offer offer) {
-        AtomicInteger n = inFlight.computeIfAbsent(offer.endpointId(), id -> new AtomicInteger());
-        while (true) {
-            int current = n.get();
-            if (current >= offer.capacityMaxConcurrency()) {
-                return false;
-            }
-            if (n.compareAndSet(current, current + 1)) {
-                return true;
-            }
-        }
+        return capacity.acquire(offer);
     }
 
     public void release(Offer offer) {
-        inFlight.get(offer.endpointId()).decrementAndGet();
+        capacity.release(offer);
     }
 
     /**
@@ -404,6 +376,7 @@ public class Router {
     public static Router overFixedBook(List<Offer> offers) {
         Router router = new Router();
         router.health = new EndpointHealth();
+        router.capacity = CapacityCoordinator.local();
         Map<String, List<Offer>> byModel = new HashMap<>();
         offers.forEach(o -> byModel.computeIfAbsent(o.model(), m -> new ArrayList<>()).add(o));
         router.snapshot = book(0, byModel);

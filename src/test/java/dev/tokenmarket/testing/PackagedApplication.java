@@ -146,6 +146,11 @@ public final class PackagedApplication implements AutoCloseable {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
+    /** The address of {@code path} on the management interface (health, metrics). */
+    public URI managementUri(String path) {
+        return URI.create("http://127.0.0.1:" + managementPort + path);
+    }
+
     /** The process id of the running application, or -1 when it is not running. */
     public long pid() {
         return process != null && process.isAlive() ? process.pid() : -1;

@@ -62,6 +62,9 @@ public final class TestUpstream implements AutoCloseable {
     private volatile Behaviour behaviour = Behaviour.SERVE;
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger streamsCut = new AtomicInteger();
+    private final AtomicInteger holding = new AtomicInteger();
+    private final AtomicInteger holdingMax = new AtomicInteger();
+    private volatile long holdMillis;
     private volatile JsonNode lastBody;
 
     private static synchronized ReferenceEngine engine() {
@@ -105,9 +108,35 @@ public final class TestUpstream implements AutoCloseable {
         return requests.get();
     }
 
+    /**
+     * Keeps each request this long before answering it. The requests held at the same time are counted, and
+     * each is counted only while the gateway that sent it still waits for its answer (the count drops before
+     * the answer leaves), so {@link #concurrentMax} never overstates the gateways' concurrency.
+     */
+    public void holdEachRequest(java.time.Duration hold) {
+        holdMillis = hold.toMillis();
+    }
+
+    /** The most requests held at once since the last {@link #resetConcurrentMax}. */
+    public int concurrentMax() {
+        return holdingMax.get();
+    }
+
+    public void resetConcurrentMax() {
+        holdingMax.set(0);
+    }
+
     private void handle(HttpExchange exchange, boolean chat) throws IOException {
         requests.incrementAndGet();
         try (exchange) {
+            if (holdMillis > 0) {
+                holdingMax.accumulateAndGet(holding.incrementAndGet(), Math::max);
+                try {
+                    Thread.sleep(holdMillis);
+                } finally {
+                    holding.decrementAndGet();
+                }
+            }
             JsonNode body = JSON.readTree(exchange.getRequestBody());
             lastBody = body;
             Behaviour now = behaviour;

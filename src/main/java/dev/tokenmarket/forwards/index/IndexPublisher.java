@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.catalog.ListedPrices;
 import dev.tokenmarket.ledger.SettledUsage;
 import dev.tokenmarket.metering.MeteredGenerations;
+import dev.tokenmarket.platform.ClusterExclusive;
 import dev.tokenmarket.platform.KafkaSettings;
+import dev.tokenmarket.platform.ProcessRole;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.quarkus.scheduler.Scheduled;
@@ -70,6 +72,9 @@ public class IndexPublisher {
     @Inject
     ObjectMapper objectMapper;
 
+    @Inject
+    ClusterExclusive exclusive;
+
     /** What time it is for the schedule; the tests call {@link #publishDue} with the time they choose instead. */
     Clock clock = Clock.systemUTC();
 
@@ -99,10 +104,14 @@ public class IndexPublisher {
         }
     }
 
-    @Scheduled(every = "${tokenmarket.index.publish-interval:30s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    /** In one settlement process at a time, so that two never send the same value side by side. */
+    @Scheduled(every = "${tokenmarket.index.publish-interval:30s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = ProcessRole.NotSettlement.class)
     void run() {
-        publishDue(clock.instant(), listedPrices.models());
-        sendUnpublished();
+        exclusive.runAlone("spot index publisher", () -> {
+            publishDue(clock.instant(), listedPrices.models());
+            sendUnpublished();
+        });
     }
 
     /**
