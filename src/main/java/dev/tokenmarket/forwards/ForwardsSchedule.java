@@ -6,15 +6,19 @@ import jakarta.inject.Inject;
 
 import java.time.Instant;
 
-/** Lists instruments ahead and stops trading on time, on every replica (each step is idempotent). */
+/** Lists instruments ahead, stops trading on time and takes the books nobody owns, on every replica (each step is idempotent). */
 @ApplicationScoped
 public class ForwardsSchedule {
 
     @Inject
     Instruments instruments;
 
+    @Inject
+    ForwardBooks books;
+
     @Scheduled(every = "${tokenmarket.forwards.schedule-interval:30s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void run() {
         instruments.schedule(Instant.now());
+        books.adoptOpenBooks();
     }
 }
