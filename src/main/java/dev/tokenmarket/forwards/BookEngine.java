@@ -119,7 +119,7 @@ final class BookEngine {
     }
 
     private record TradeRow(long id, long takerOrderId, long makerOrderId, UUID buyer, UUID seller, Side takerSide,
-                            long priceNanoUsd, long quantity) {
+                            long priceNanoUsd, long quantity, long buyerFeeNanoUsd, long sellerFeeNanoUsd) {
     }
 
     /** What one batch changes, written in its transaction. */
@@ -142,6 +142,8 @@ final class BookEngine {
     private final BlockingQueue<Request> queue;
     private final Thread thread;
     private final Runnable onStop;
+    private final java.util.function.Supplier<Clearing> newClearing;
+    private Clearing clearing;
 
     private volatile boolean running = true;
     private long token;
@@ -153,7 +155,8 @@ final class BookEngine {
     private final Map<Long, Integer> openByOwner = new HashMap<>();
 
     BookEngine(Instrument instrument, long token, String owner, AgroalDataSource dataSource, Members members, Leases leases,
-               ObjectMapper json, ForwardsConfig config, Runnable onStop) {
+               ObjectMapper json, ForwardsConfig config, java.util.function.Supplier<Clearing> newClearing, Runnable onStop) {
+        this.newClearing = newClearing;
         this.instrument = instrument;
         this.token = token;
         this.owner = owner;
@@ -269,13 +272,24 @@ final class BookEngine {
 
     private void process(List<Request> requests) {
         Batch batch = new Batch();
-        try {
-            Map<String, String[]> known = knownClientOrderIds(requests);
-            Map<String, OrderState> inBatch = new HashMap<>();
-            for (Request r : requests) {
-                apply(r, batch, known, inBatch);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                clearing.useConnection(c);
+                Map<String, String[]> known = knownClientOrderIds(c, requests);
+                Map<String, OrderState> inBatch = new HashMap<>();
+                for (Request r : requests) {
+                    apply(r, batch, known, inBatch);
+                }
+                write(c, batch);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                clearing.useConnection(null);
+                c.setAutoCommit(true);
             }
-            write(batch);
         } catch (SQLException | RuntimeException e) {
             if (isStaleFencing(e)) {
                 LOG.warnf("a journal write for %s carried a stale fencing token; this process no longer owns its book", instrument.symbol());
@@ -301,6 +315,9 @@ final class BookEngine {
             }
             return;
         }
+        for (OrderState o : batch.touched.values()) {
+            o.isNew = false;
+        }
         for (Runnable answer : batch.answers) {
             answer.run();
         }
@@ -321,7 +338,7 @@ final class BookEngine {
     }
 
     /** Stage 1: the client order ids of this batch's placements already used (by any instrument), with their digest and first answer. */
-    private Map<String, String[]> knownClientOrderIds(List<Request> requests) throws SQLException {
+    private Map<String, String[]> knownClientOrderIds(Connection c, List<Request> requests) throws SQLException {
         List<UUID> orgs = new ArrayList<>();
         List<String> ids = new ArrayList<>();
         for (Request r : requests) {
@@ -334,8 +351,7 @@ final class BookEngine {
         if (orgs.isEmpty()) {
             return known;
         }
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
+        try (PreparedStatement ps = c.prepareStatement("""
                      select o.org_id, o.client_order_id, encode(o.request_sha256, 'hex'), o.first_response
                      from forward_orders o join unnest(?::uuid[], ?::text[]) k(org_id, client_order_id)
                        on o.org_id = k.org_id and o.client_order_id = k.client_order_id""")) {
@@ -351,7 +367,7 @@ final class BookEngine {
     }
 
     /** Stage 2: one request against the book; its answer is queued for after the commit. */
-    private void apply(Request r, Batch batch, Map<String, String[]> known, Map<String, OrderState> inBatch) {
+    private void apply(Request r, Batch batch, Map<String, String[]> known, Map<String, OrderState> inBatch) throws SQLException {
         long now = System.currentTimeMillis();
         switch (r) {
             case PlaceRequest p -> {
@@ -380,8 +396,16 @@ final class BookEngine {
                                     + ", the most allowed; cancel some first.")));
                     return;
                 }
-                long seq = ++lastSeq;
+                long seq = lastSeq + 1;
                 long orderId = orderIdOf(instrument.id(), seq);
+                try {
+                    clearing.placeOrder(orderId, p.orgId(), p.side(), p.priceNanoUsd(), p.quantity());
+                } catch (ApiException refused) {
+                    // The wallet does not cover what the order needs held: refused before the book saw it.
+                    batch.answers.add(() -> p.answer().completeExceptionally(refused));
+                    return;
+                }
+                lastSeq = seq;
                 BookCommand.Place command = new BookCommand.Place(orderId, p.member(), p.side(), p.priceNanoUsd(), p.quantity(),
                         p.timeInForce(), p.expiresAt() == null ? 0 : p.expiresAt().toEpochMilli(), p.postOnly(), p.reduceOnly(),
                         p.selfTradePrevention(), now);
@@ -395,7 +419,7 @@ final class BookEngine {
                 journal(batch, seq, command);
                 RecordedEvents out = new RecordedEvents();
                 book.apply(command, out);
-                absorb(out.events(), batch, state);
+                absorb(out.events(), batch, state, null);
                 OrderView view = view(state);
                 firstViews.put(orderId, view);
                 batch.answers.add(() -> p.answer().complete(view));
@@ -403,8 +427,7 @@ final class BookEngine {
             case CancelRequest c -> {
                 OrderState state = ownOpenOrder(c.orderId(), c.member(), batch, c.answer());
                 if (state != null) {
-                    BookCommand command = new BookCommand.Cancel(c.orderId(), c.member());
-                    applyToOrder(command, state, batch, c.answer());
+                    applyToOrder(new BookCommand.Cancel(c.orderId(), c.member()), state, batch, c.answer(), null);
                 }
             }
             case AmendRequest a -> {
@@ -413,7 +436,14 @@ final class BookEngine {
                     // A price or quantity left out (negative) stays as it is.
                     long price = a.priceNanoUsd() < 0 ? state.price : a.priceNanoUsd();
                     long quantity = a.quantity() < 0 ? state.open : a.quantity();
-                    applyToOrder(new BookCommand.Amend(a.orderId(), a.member(), price, quantity, now), state, batch, a.answer());
+                    UUID prepared;
+                    try {
+                        prepared = clearing.prepareAmend(a.orderId(), lastSeq + 1, price, quantity);
+                    } catch (ApiException refused) {
+                        batch.answers.add(() -> a.answer().completeExceptionally(refused));
+                        return;
+                    }
+                    applyToOrder(new BookCommand.Amend(a.orderId(), a.member(), price, quantity, now), state, batch, a.answer(), prepared);
                 }
             }
             case CancelAllRequest c -> {
@@ -422,7 +452,7 @@ final class BookEngine {
                 journal(batch, ++lastSeq, command);
                 RecordedEvents out = new RecordedEvents();
                 book.apply(command, out);
-                absorb(out.events(), batch, null);
+                absorb(out.events(), batch, null, null);
                 batch.answers.add(() -> c.answer().complete(before));
             }
             case ExpireRequest e -> applyOwn(new BookCommand.Expire(e.atMillis()), batch, e.answer());
@@ -436,11 +466,11 @@ final class BookEngine {
     /** The first answers of the placements in the current batch, for a retry that arrives in the same batch. */
     private final Map<Long, OrderView> firstViews = new HashMap<>();
 
-    private void applyOwn(BookCommand command, Batch batch, CompletableFuture<Object> answer) {
+    private void applyOwn(BookCommand command, Batch batch, CompletableFuture<Object> answer) throws SQLException {
         journal(batch, ++lastSeq, command);
         RecordedEvents out = new RecordedEvents();
         book.apply(command, out);
-        absorb(out.events(), batch, null);
+        absorb(out.events(), batch, null, null);
         if (answer != null) {
             batch.answers.add(() -> answer.complete(out.events().size()));
         }
@@ -457,17 +487,19 @@ final class BookEngine {
         return state;
     }
 
-    private void applyToOrder(BookCommand command, OrderState state, Batch batch, CompletableFuture<Object> answer) {
+    private void applyToOrder(BookCommand command, OrderState state, Batch batch, CompletableFuture<Object> answer,
+                              UUID preparedHold) throws SQLException {
         journal(batch, ++lastSeq, command);
         state.fills = new ArrayList<>();
         RecordedEvents out = new RecordedEvents();
         book.apply(command, out);
         if (!out.events().isEmpty() && out.events().getFirst() instanceof RecordedEvents.Rejected rejected) {
+            clearing.amendRefused(preparedHold);
             ApiException refused = rejection(rejected.reason());
             batch.answers.add(() -> answer.completeExceptionally(refused));
             return;
         }
-        absorb(out.events(), batch, state);
+        absorb(out.events(), batch, state, preparedHold);
         OrderView view = view(state);
         batch.answers.add(() -> answer.complete(view));
     }
@@ -489,7 +521,7 @@ final class BookEngine {
     }
 
     /** Brings the tracked orders up to date with the book's events; {@code batch} is null while replaying. */
-    private void absorb(List<RecordedEvents.Event> events, Batch batch, OrderState subject) {
+    private void absorb(List<RecordedEvents.Event> events, Batch batch, OrderState subject, UUID preparedHold) throws SQLException {
         for (RecordedEvents.Event e : events) {
             switch (e) {
                 case RecordedEvents.Rested r -> {
@@ -502,6 +534,9 @@ final class BookEngine {
                     OrderState taker = open.get(t.takerOrderId());
                     OrderState maker = open.get(t.makerOrderId());
                     long tradeId = orderIdOf(instrument.id(), ++tradeCount);
+                    boolean takerBuys = t.takerSide() == Side.BUY;
+                    long[] fees = clearing.traded(tradeId, takerBuys ? taker.id : maker.id, takerBuys ? maker.id : taker.id, takerBuys,
+                            t.priceNanoUsd(), t.quantity());
                     for (OrderState o : List.of(taker, maker)) {
                         o.open -= t.quantity();
                         o.filled += t.quantity();
@@ -511,14 +546,14 @@ final class BookEngine {
                         }
                         if (o.open == 0) {
                             setStatus(o, "filled", null, batch);
+                            clearing.closed(o.id);
                         } else {
                             touch(o, batch);
                         }
                     }
                     if (batch != null) {
-                        boolean takerBuys = t.takerSide() == Side.BUY;
                         batch.trades.add(new TradeRow(tradeId, taker.id, maker.id, takerBuys ? taker.orgId : maker.orgId,
-                                takerBuys ? maker.orgId : taker.orgId, t.takerSide(), t.priceNanoUsd(), t.quantity()));
+                                takerBuys ? maker.orgId : taker.orgId, t.takerSide(), t.priceNanoUsd(), t.quantity(), fees[0], fees[1]));
                         batch.lastPriceNanoUsd = t.priceNanoUsd();
                     }
                 }
@@ -526,6 +561,7 @@ final class BookEngine {
                     OrderState o = open.get(c.orderId());
                     o.open = 0;
                     setStatus(o, "cancelled", c.reason().name().toLowerCase(Locale.ROOT), batch);
+                    clearing.closed(o.id);
                 }
                 case RecordedEvents.Amended a -> {
                     OrderState o = open.get(a.orderId());
@@ -533,12 +569,18 @@ final class BookEngine {
                     o.open = a.openQuantity();
                     o.quantity = o.filled + a.openQuantity();
                     touch(o, batch);
+                    if (o == subject) {
+                        clearing.amended(o.id, a.priceNanoUsd(), a.openQuantity(), preparedHold);
+                    } else {
+                        clearing.reduced(o.id, a.openQuantity());
+                    }
                 }
                 case RecordedEvents.Rejected r -> {
                     OrderState o = open.get(r.orderId());
                     if (o != null && o == subject && o.isNew) {
                         o.open = 0;
                         setStatus(o, "rejected", r.reason().name().toLowerCase(Locale.ROOT), batch);
+                        clearing.closed(o.id);
                     }
                 }
             }
@@ -563,28 +605,14 @@ final class BookEngine {
         }
     }
 
-    /** Stage 3: the batch's journal lines, orders and trades in one transaction. */
-    private void write(Batch batch) throws SQLException {
+    /** Stage 3: the batch's journal lines, orders and trades, in the transaction that moved their money. */
+    private void write(Connection c, Batch batch) throws SQLException {
         if (batch.seqs.isEmpty() && batch.touched.isEmpty()) {
             return;
         }
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                writeJournal(c, batch);
-                writeOrders(c, batch);
-                writeTrades(c, batch);
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
-            }
-        }
-        for (OrderState o : batch.touched.values()) {
-            o.isNew = false;
-        }
+        writeJournal(c, batch);
+        writeOrders(c, batch);
+        writeTrades(c, batch);
     }
 
     private void writeJournal(Connection c, Batch batch) throws SQLException {
@@ -663,7 +691,8 @@ final class BookEngine {
         }
         try (PreparedStatement ps = c.prepareStatement("""
                 insert into forward_trades (id, instrument_id, taker_order_id, maker_order_id, buyer_org_id, seller_org_id,
-                    taker_side, price_nano_usd, quantity) values (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
+                    taker_side, price_nano_usd, quantity, buyer_fee_nano_usd, seller_fee_nano_usd)
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
             for (TradeRow t : batch.trades) {
                 ps.setLong(1, t.id());
                 ps.setLong(2, instrument.id());
@@ -674,6 +703,8 @@ final class BookEngine {
                 ps.setString(7, t.takerSide().name().toLowerCase(Locale.ROOT));
                 ps.setLong(8, t.priceNanoUsd());
                 ps.setLong(9, t.quantity());
+                ps.setLong(10, t.buyerFeeNanoUsd());
+                ps.setLong(11, t.sellerFeeNanoUsd());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -691,6 +722,7 @@ final class BookEngine {
      */
     private void rebuild() {
         book = new SimpleOrderBook();
+        clearing = newClearing.get();
         open.clear();
         openByOwner.clear();
         firstViews.clear();
@@ -706,13 +738,27 @@ final class BookEngine {
                         long seq = rs.getLong(1);
                         BookCommand command = JournalCodec.decode(rs.getString(2), orderIdOf(instrument.id(), seq));
                         OrderState subject = null;
+                        UUID prepared = null;
                         if (command instanceof BookCommand.Place p) {
                             subject = new OrderState(p.orderId(), members.orgOf(p.owner()), p);
+                            subject.isNew = true;
                             open.put(p.orderId(), subject);
+                            clearing.placeOrder(p.orderId(), subject.orgId, p.side(), p.priceNanoUsd(), p.quantity());
+                        } else if (command instanceof BookCommand.Amend a && open.containsKey(a.orderId())) {
+                            subject = open.get(a.orderId());
+                            prepared = clearing.prepareAmend(a.orderId(), seq, a.priceNanoUsd(), a.quantity());
                         }
                         RecordedEvents out = new RecordedEvents();
                         book.apply(command, out);
-                        absorb(out.events(), null, subject);
+                        if (command instanceof BookCommand.Amend && !out.events().isEmpty()
+                                && out.events().getFirst() instanceof RecordedEvents.Rejected) {
+                            lastSeq = seq;
+                            continue;
+                        }
+                        absorb(out.events(), null, subject, prepared);
+                        if (subject != null) {
+                            subject.isNew = false;
+                        }
                         open.values().removeIf(o -> !"open".equals(o.status));
                         lastSeq = seq;
                     }
@@ -743,6 +789,11 @@ final class BookEngine {
         } catch (SQLException e) {
             throw new IllegalStateException("could not replay the journal of " + instrument.symbol(), e);
         }
+    }
+
+    /** What the book's money tracks, for the verification of invariants: open short units and their held proceeds. */
+    Clearing clearing() {
+        return clearing;
     }
 
     /** The book's open orders and positions, for tests and the verification of invariants. */

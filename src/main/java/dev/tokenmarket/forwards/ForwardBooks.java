@@ -43,6 +43,15 @@ public class ForwardBooks {
     @Inject
     Instruments instruments;
 
+    @Inject
+    Products products;
+
+    @Inject
+    dev.tokenmarket.ledger.RestingHolds holds;
+
+    @Inject
+    dev.tokenmarket.ledger.LedgerAccounts accounts;
+
     /** This process's name in the leases: a restarted process is a new owner and waits for its old leases to expire. */
     final String processOwner = "pid-" + ProcessHandle.current().pid() + "-" + UUID.randomUUID();
     private final Map<Long, BookEngine> engines = new ConcurrentHashMap<>();
@@ -64,8 +73,9 @@ public class ForwardBooks {
                         + instrument.symbol() + "; retry (after a failover the book moves here within " + config.leaseTtl().toSeconds() + " s).");
             }
             BookEngine[] started = new BookEngine[1];
+            Product product = products.byId(instrument.productId());
             started[0] = new BookEngine(instrument, token, processOwner, dataSource, members, leases, json, config,
-                    () -> engines.remove(instrument.id(), started[0]));
+                    () -> new Clearing(instrument, product, holds, accounts), () -> engines.remove(instrument.id(), started[0]));
             engines.put(instrument.id(), started[0]);
             return started[0];
         }

@@ -67,8 +67,8 @@ class ForwardJournalTest {
         // same open quantities and positions, and matching goes on from there as if nothing happened.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
         Instrument instrument = instruments.bySymbol(symbol);
-        Org a = Market.org("fwd journal a", "trader");
-        Org b = Market.org("fwd journal b", "trader");
+        Org a = Forwards.funded("fwd journal a", "trader");
+        Org b = Forwards.funded("fwd journal b", "trader");
         placed(a, order(symbol, "sell", 5, "3.00"));
         String second = placed(b, order(symbol, "sell", 5, "3.00"));
         placed(b, order(symbol, "buy", 2, "3.00"));
@@ -95,7 +95,7 @@ class ForwardJournalTest {
         // database (never journaled, never acknowledged), and it no longer matches the instrument.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
         Instrument instrument = instruments.bySymbol(symbol);
-        Org a = Market.org("fwd fenced", "trader");
+        Org a = Forwards.funded("fwd fenced", "trader");
         placed(a, order(symbol, "buy", 1, "2.00"));
         long lines = count("select count(*) from forward_journal where instrument_id = ?", instrument.id());
         expireLease(instrument.id());

@@ -59,9 +59,9 @@ class ForwardOrdersTest {
         // Proves a crossing buy fills against the best asks first at their prices, rests its remainder, and the
         // book, trades, orders, fills, positions and open interest all show exactly that.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
-        Org provider = Market.org("fwd seller", "provider");
-        Org other = Market.org("fwd seller 2", "trader");
-        Org trader = Market.org("fwd buyer", "trader");
+        Org provider = Forwards.funded("fwd seller", "provider");
+        Org other = Forwards.funded("fwd seller 2", "trader");
+        Org trader = Forwards.funded("fwd buyer", "trader");
         String ask1 = placed(provider, order(symbol, "sell", 3, "10.50"));
         String ask2 = placed(other, order(symbol, "sell", 4, "10.40"));
         placed(provider, order(symbol, "sell", 5, "10.40"));
@@ -107,8 +107,8 @@ class ForwardOrdersTest {
         // Proves client_order_id idempotency: the same body answers the first result without reaching the book
         // again; another body under the same id is a 409 idempotency_conflict that changes nothing.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
-        Org maker = Market.org("fwd maker", "trader");
-        Org taker = Market.org("fwd taker", "trader");
+        Org maker = Forwards.funded("fwd maker", "trader");
+        Org taker = Forwards.funded("fwd taker", "trader");
         placed(maker, order(symbol, "sell", 2, "5.00"));
         Map<String, Object> buy = order(symbol, "buy", 5, "5.00");
         JsonPath first = place(taker, buy).then().statusCode(201).extract().jsonPath();
@@ -130,7 +130,7 @@ class ForwardOrdersTest {
         // Proves each refusal has its status, code and field, and none reaches the journal.
         String code = Forwards.product();
         String symbol = Forwards.hourlyInstrument(code);
-        Org trader = Market.org("fwd refused", "trader");
+        Org trader = Forwards.funded("fwd refused", "trader");
         placed(trader, order(symbol, "sell", 1, "20.00"));
         long lines = journalLines(symbol);
         place(trader, order(symbol, "buy", 1, "10.005")).then().statusCode(400).body("code", equalTo("not_on_tick")).body("field", equalTo("price"));
@@ -145,7 +145,7 @@ class ForwardOrdersTest {
         Org buyerOnly = Market.org("fwd finance", "finance");
         place(buyerOnly, order(symbol, "buy", 1, "10.00")).then().statusCode(403);
         assertEquals(lines, journalLines(symbol));
-        Org other = Market.org("fwd post only", "trader");
+        Org other = Forwards.funded("fwd post only", "trader");
         place(other, with(order(symbol, "buy", 1, "20.00"), "post_only", true)).then().statusCode(409).body("code", equalTo("would_cross"));
         as(ADMIN_KEY).post("/api/forwards/instruments/" + symbol + "/halt").then().statusCode(200);
         place(other, order(symbol, "buy", 1, "10.00")).then().statusCode(409).body("code", equalTo("instrument_not_trading"));
@@ -158,8 +158,8 @@ class ForwardOrdersTest {
         // Proves IOC cancels its remainder, FOK fills all or nothing, GTD rests with its expiry, and self-trade
         // prevention cancels the incoming remainder by default and the resting order on request.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
-        Org a = Market.org("fwd a", "trader");
-        Org b = Market.org("fwd b", "trader");
+        Org a = Forwards.funded("fwd a", "trader");
+        Org b = Forwards.funded("fwd b", "trader");
         placed(a, order(symbol, "sell", 2, "7.00"));
         place(b, with(order(symbol, "buy", 5, "7.00"), "time_in_force", "ioc")).then().statusCode(201)
                 .body("status", equalTo("cancelled")).body("reason", equalTo("ioc_remainder")).body("filled_quantity", equalTo(2));
@@ -184,9 +184,9 @@ class ForwardOrdersTest {
     void shouldKeepPriorityWhenAnAmendReducesAndLoseItWhenItRaisesThenCancelOneAndAll() {
         // Proves amend priority through the API (a taker fills the order ahead in the queue) and both cancels.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
-        Org a = Market.org("fwd amend a", "trader");
-        Org b = Market.org("fwd amend b", "trader");
-        Org taker = Market.org("fwd amend taker", "trader");
+        Org a = Forwards.funded("fwd amend a", "trader");
+        Org b = Forwards.funded("fwd amend b", "trader");
+        Org taker = Forwards.funded("fwd amend taker", "trader");
         String first = placed(a, order(symbol, "sell", 5, "9.00"));
         String second = placed(b, order(symbol, "sell", 5, "9.00"));
         as(a.key()).body(Map.of("quantity", 4)).patch("/api/forwards/orders/" + first).then().statusCode(200)
@@ -213,7 +213,7 @@ class ForwardOrdersTest {
         // Proves the trading stop before delivery cancels every resting order, journaled like any command.
         String code = Forwards.product();
         String symbol = Forwards.hourlyInstrument(code);
-        Org a = Market.org("fwd stop", "trader");
+        Org a = Forwards.funded("fwd stop", "trader");
         String bid = placed(a, order(symbol, "buy", 3, "4.00"));
         Instrument instrument = instruments.bySymbol(symbol);
         instruments.schedule(instrument.tradingStopsAt(), products.byId(instrument.productId()));

@@ -17,6 +17,13 @@ final class Forwards {
     private Forwards() {
     }
 
+    /** An organization with a key and 10,000 USD in its wallet, for the holds its orders place. */
+    static Org funded(String name, String... roles) {
+        Org org = dev.tokenmarket.testing.Market.org(name, roles);
+        dev.tokenmarket.testing.Market.funded(org, "10000.00");
+        return org;
+    }
+
     /** Lists a product of its own (tick 0.01, band 0.01 to 1000 USD per contract) and answers its code. */
     static String product() {
         String code = "fwd" + UUID.randomUUID().toString().substring(0, 8);
