@@ -60,7 +60,8 @@ final class BookEngine {
 
     record PlaceRequest(UUID orgId, long member, String clientOrderId, byte[] requestSha256, Side side, long priceNanoUsd,
                         long quantity, TimeInForce timeInForce, Instant expiresAt, boolean postOnly, boolean reduceOnly,
-                        SelfTradePrevention selfTradePrevention, CompletableFuture<Object> answer) implements Request {
+                        SelfTradePrevention selfTradePrevention, boolean mayOpenShort, CompletableFuture<Object> answer)
+            implements Request {
     }
 
     record CancelRequest(long member, long orderId, CompletableFuture<Object> answer) implements Request {
@@ -396,6 +397,12 @@ final class BookEngine {
                                     + ", the most allowed; cancel some first.")));
                     return;
                 }
+                if (p.side() == Side.SELL && !p.mayOpenShort() && p.quantity() > sellable(p.member())) {
+                    batch.answers.add(() -> p.answer().completeExceptionally(new ApiException(ErrorCode.SHORTS_NOT_ALLOWED,
+                            "This organization may not sell " + instrument.symbol() + " short: it may sell at most " + sellable(p.member())
+                                    + " contracts (its long less its resting sells).", "quantity")));
+                    return;
+                }
                 long seq = lastSeq + 1;
                 long orderId = orderIdOf(instrument.id(), seq);
                 try {
@@ -461,6 +468,17 @@ final class BookEngine {
                 running = false;
             }
         }
+    }
+
+    /** What the owner may sell without going short: its long less its resting sells. */
+    private long sellable(long owner) {
+        long resting = 0;
+        for (OrderState o : open.values()) {
+            if (o.owner == owner && o.side == Side.SELL && "open".equals(o.status)) {
+                resting += o.open;
+            }
+        }
+        return Math.max(0, book.position(owner) - resting);
     }
 
     /** The first answers of the placements in the current batch, for a retry that arrives in the same batch. */

@@ -4,6 +4,7 @@ import dev.tokenmarket.forwards.book.SelfTradePrevention;
 import dev.tokenmarket.forwards.book.Side;
 import dev.tokenmarket.forwards.book.TimeInForce;
 import dev.tokenmarket.identity.Caller;
+import dev.tokenmarket.identity.Role;
 import dev.tokenmarket.platform.IsoInstants;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
@@ -104,8 +105,12 @@ public class ForwardOrders {
                 tif.name(), String.valueOf(expiresAt), Boolean.toString(postOnly), Boolean.toString(reduceOnly), stp.name()));
         long member = members.numberOf(caller.orgId());
         Instant expiry = expiresAt;
+        // Providers sell capacity forward; traders may go short where the product allows it; buyers buy ahead.
+        boolean mayOpenShort = caller.has(Role.PROVIDER) || caller.has(Role.ADMIN)
+                || (caller.has(Role.TRADER) && product.traderShortsAllowed());
         OrderView placed = (OrderView) await(books.engineFor(instrument).submit(() -> new BookEngine.PlaceRequest(caller.orgId(),
-                member, clientOrderId, digest, side, price, quantity, tif, expiry, postOnly, reduceOnly, stp, new CompletableFuture<>())));
+                member, clientOrderId, digest, side, price, quantity, tif, expiry, postOnly, reduceOnly, stp, mayOpenShort,
+                new CompletableFuture<>())));
         if ("rejected".equals(placed.status())) {
             // A retry with the same client order id gets the same refusal: the first answer.
             throw BookEngine.rejection(dev.tokenmarket.forwards.book.BookEvents.Rejection.valueOf(placed.reason().toUpperCase(Locale.ROOT)));

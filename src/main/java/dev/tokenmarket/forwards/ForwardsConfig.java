@@ -48,8 +48,4 @@ public interface ForwardsConfig {
     /** Order messages (place, amend, cancel) per key and second at most. */
     @WithDefault("5000")
     int messagesPerKeyPerSecondMax();
-
-    /** Share of its endpoints' capacity a provider may sell forward, in basis points. */
-    @WithDefault("8000")
-    int capacityFractionBps();
 }

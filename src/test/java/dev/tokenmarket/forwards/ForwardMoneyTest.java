@@ -5,11 +5,19 @@ import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import dev.tokenmarket.platform.KafkaSettings;
+import jakarta.inject.Inject;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -20,7 +28,9 @@ import static dev.tokenmarket.forwards.Forwards.placed;
 import static dev.tokenmarket.testing.Market.ADMIN_KEY;
 import static dev.tokenmarket.testing.Market.as;
 import static org.hamcrest.Matchers.equalTo;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The platform as central counterparty: buy holds, fill captures, releases, short proceeds and bonds, fees,
@@ -33,6 +43,9 @@ class ForwardMoneyTest {
     static final int MAKER_BPS = 10;
     static final int TAKER_BPS = 20;
     static final int BOND_BPS = 2000;
+
+    @Inject
+    KafkaSettings kafka;
 
     @AfterEach
     void invariantsHold() {
@@ -172,5 +185,39 @@ class ForwardMoneyTest {
         Map<String, Object> body = Forwards.with(Forwards.with(order(symbol, "buy", 1, "10.00"), "time_in_force", "ioc"), "client_order_id", ioc);
         place(poor, body).then().statusCode(201).body("status", equalTo("cancelled"));
         assertAccount(poor, "buyer_wallet", usd("50.00").subtract(paid), buyHold(3, "10.00"), "an IOC that found nothing released its hold:");
+    }
+
+    @Test
+    void shouldPublishEveryTradeOnceOnKafkaKeyedByItsInstrument() {
+        // Proves each fill is an event on tokenmarket.forwards.trades.v1, keyed by instrument, with its money.
+        String symbol = product();
+        Org seller = funded("fwd kafka seller", "trader", "1000.00");
+        Org buyer = funded("fwd kafka buyer", "trader", "1000.00");
+        placed(seller, order(symbol, "sell", 2, "5.00"));
+        placed(seller, order(symbol, "sell", 3, "5.10"));
+        List<String> tradeIds = place(buyer, order(symbol, "buy", 5, "5.10")).then().statusCode(201).extract().jsonPath()
+                .getList("fills.trade_id");
+        List<ConsumerRecord<String, String>> found = new ArrayList<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "forward-trades-test-" + UUID.randomUUID(),
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(List.of(TradePublisher.TOPIC));
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (symbol.equals(r.key())) {
+                        found.add(r);
+                    }
+                });
+                return found.size() >= 2;
+            });
+        }
+        assertEquals(2, found.size(), "one event per trade");
+        for (int i = 0; i < 2; i++) {
+            assertTrue(found.get(i).value().contains("\"trade_id\":\"" + tradeIds.get(i) + "\""), found.get(i).value());
+        }
+        assertTrue(found.get(0).value().contains("\"price\":\"5.00\"") && found.get(0).value().contains("\"buyer_fee\":\"0.02\""),
+                "2 x 5.00 at 20 bps taker: " + found.get(0).value());
+        assertTrue(found.get(1).value().contains("\"seller_fee\":\"0.0153\""), "3 x 5.10 at 10 bps maker: " + found.get(1).value());
     }
 }

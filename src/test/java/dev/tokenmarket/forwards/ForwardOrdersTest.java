@@ -209,6 +209,25 @@ class ForwardOrdersTest {
     }
 
     @Test
+    void shouldLetOnlyProvidersSellShortWhereTheProductKeepsShortsFromTraders() {
+        // Proves trader_shorts_allowed=false: a trader sells only what it holds long, a provider may go short.
+        String code = "fwdns" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        as(ADMIN_KEY).body(Map.of("code", code, "model", "stories260k", "tick", "0.01", "price_band", Map.of("min", "0.01", "max", "100.00"),
+                "weights", Map.of("completion", "3"), "trader_shorts_allowed", false)).post("/api/forwards/products").then().statusCode(201);
+        String symbol = Forwards.hourlyInstrument(code);
+        Org trader = Forwards.funded("fwd no shorts trader", "trader");
+        Org provider = Forwards.funded("fwd no shorts provider", "provider");
+        Org buyer = Forwards.funded("fwd no shorts buyer", "buyer");
+        place(trader, order(symbol, "sell", 1, "5.00")).then().statusCode(409).body("code", equalTo("shorts_not_allowed"));
+        place(buyer, order(symbol, "sell", 1, "5.00")).then().statusCode(409).body("code", equalTo("shorts_not_allowed"));
+        placed(provider, order(symbol, "sell", 3, "5.00"));
+        place(trader, order(symbol, "buy", 2, "5.00")).then().statusCode(201).body("filled_quantity", equalTo(2));
+        placed(trader, order(symbol, "sell", 1, "6.00"));
+        placed(trader, order(symbol, "sell", 1, "6.00"));
+        place(trader, order(symbol, "sell", 1, "6.00")).then().statusCode(409).body("code", equalTo("shorts_not_allowed"));
+    }
+
+    @Test
     void shouldCancelRestingOrdersWhenTradingStops() {
         // Proves the trading stop before delivery cancels every resting order, journaled like any command.
         String code = Forwards.product();
