@@ -290,9 +290,16 @@ final class Clearing {
         seller.units -= quantity;
         closeShort(buyer, Math.min(quantity, Math.max(0, -buyer.units)));
         buyer.units += quantity;
-        shrinkTo(buy, buyNeedAfter);
-        shrinkTo(sell, sellNeedAfter);
+        // An order this fill completes is released whole by closed(), which comes next: no reduce first.
+        shrinkToUnlessDone(buy, buyNeedAfter);
+        shrinkToUnlessDone(sell, sellNeedAfter);
         return new long[]{buyFee, sellFee};
+    }
+
+    private void shrinkToUnlessDone(OrderMoney money, long need) throws SQLException {
+        if (money.openQuantity > 0) {
+            shrinkTo(money, need);
+        }
     }
 
     /** Releases the proceeds and bond of {@code units} short units, oldest chunk first. */

@@ -81,9 +81,9 @@ public class ForwardBooks {
         }
     }
 
-    /** Takes every open instrument whose book no process owns. */
+    /** Takes every book with resting orders that no process owns (so that their expiries and trading stops happen). */
     void adoptOpenBooks() {
-        for (Instrument i : instruments.open()) {
+        for (Instrument i : instruments.withOpenOrders(null)) {
             try {
                 engineFor(i);
             } catch (ApiException e) {

@@ -143,7 +143,7 @@ public class ForwardOrders {
         countMessage(caller);
         long member = members.numberOf(caller.orgId());
         int cancelled = 0;
-        for (Instrument i : symbol == null ? instruments.open() : java.util.List.of(instruments.bySymbol(symbol))) {
+        for (Instrument i : symbol == null ? instruments.withOpenOrders(caller.orgId()) : java.util.List.of(instruments.bySymbol(symbol))) {
             if (i.state() == Instrument.State.TRADING || i.state() == Instrument.State.HALTED) {
                 cancelled += (Integer) await(books.engineFor(i).submit(() -> new BookEngine.CancelAllRequest(member, new CompletableFuture<>())));
             }

@@ -167,10 +167,17 @@ public class Instruments {
         }
     }
 
-    /** Instruments whose books are open: trading or halted. */
-    public List<Instrument> open() {
+    /**
+     * Trading or halted instruments with resting orders (of {@code orgId}, or of anyone when null): the books
+     * that have something to expire, stop or cancel.
+     */
+    public List<Instrument> withOpenOrders(java.util.UUID orgId) {
         try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from forward_instruments where state in ('trading', 'halted') order by id")) {
+             PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from forward_instruments where state in ('trading', 'halted')"
+                     + " and id in (select instrument_id from forward_orders where status = 'open' and (?::uuid is null or org_id = ?))"
+                     + " order by id")) {
+            ps.setObject(1, orgId);
+            ps.setObject(2, orgId);
             return readAll(ps);
         } catch (SQLException e) {
             throw new IllegalStateException("could not list open instruments", e);

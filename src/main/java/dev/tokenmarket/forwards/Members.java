@@ -33,13 +33,24 @@ public class Members {
                      select number from added union all select number from forward_members where org_id = ?""")) {
             ps.setObject(1, orgId);
             ps.setObject(2, orgId);
+            long number;
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                long number = rs.getLong(1);
-                numbers.put(orgId, number);
-                orgs.put(number, orgId);
-                return number;
+                number = rs.next() ? rs.getLong(1) : -1;
             }
+            if (number < 0) {
+                // A concurrent first request of the organization inserted the row: the insert above waited for
+                // its commit, but the statement's snapshot predates it; a new statement sees it.
+                try (PreparedStatement again = c.prepareStatement("select number from forward_members where org_id = ?")) {
+                    again.setObject(1, orgId);
+                    try (ResultSet rs = again.executeQuery()) {
+                        rs.next();
+                        number = rs.getLong(1);
+                    }
+                }
+            }
+            numbers.put(orgId, number);
+            orgs.put(number, orgId);
+            return number;
         } catch (SQLException e) {
             throw new IllegalStateException("could not number organization " + orgId, e);
         }
