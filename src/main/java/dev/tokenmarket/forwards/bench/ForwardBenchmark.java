@@ -82,7 +82,10 @@ public final class ForwardBenchmark {
         int instruments = Integer.parseInt(o.getOrDefault("instruments", "1"));
         List<String> symbols = new ArrayList<>();
         for (JsonNode i : listed.get("data")) {
-            if ("hour".equals(i.get("window").asText()) && symbols.size() < instruments) {
+            // Hours from the next day on: a nearer one could stop trading during the run.
+            boolean farEnough = java.time.Instant.parse(i.get("trading_stops_at").asText())
+                    .isAfter(java.time.Instant.now().plus(Duration.ofHours(24)));
+            if ("hour".equals(i.get("window").asText()) && farEnough && symbols.size() < instruments) {
                 symbols.add(i.get("symbol").asText());
             }
         }
