@@ -220,4 +220,19 @@ class ForwardMoneyTest {
                 "2 x 5.00 at 20 bps taker: " + found.get(0).value());
         assertTrue(found.get(1).value().contains("\"seller_fee\":\"0.0153\""), "3 x 5.10 at 10 bps maker: " + found.get(1).value());
     }
+
+    @Test
+    void shouldExpireAGtdOrderOnTimeAndReleaseItsHold() {
+        // Proves a GTD order leaves the book at its expiry without any request (the book's owner journals the
+        // expiry) and its hold is released in that same transaction.
+        String symbol = product();
+        Org buyer = funded("fwd gtd buyer", "trader", "100.00");
+        String expiresAt = java.time.Instant.now().plusSeconds(2).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).plusSeconds(1).toString();
+        String id = placed(buyer, Forwards.with(Forwards.with(order(symbol, "buy", 2, "10.00"), "time_in_force", "gtd"), "expires_at", expiresAt));
+        assertAccount(buyer, "buyer_wallet", usd("100.00"), buyHold(2, "10.00"), "a resting GTD holds what it needs:");
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).until(() ->
+                "cancelled".equals(as(buyer.key()).get("/api/forwards/orders/" + id).then().extract().path("status")));
+        as(buyer.key()).get("/api/forwards/orders/" + id).then().body("reason", equalTo("expired"));
+        assertAccount(buyer, "buyer_wallet", usd("100.00"), BigDecimal.ZERO, "the expiry released the hold:");
+    }
 }
