@@ -79,6 +79,10 @@ final class BookEngine {
     record StopTradingRequest(CompletableFuture<Object> answer) implements Request {
     }
 
+    /** Reads the book's money back from the ledger, between batches, on the engine's own thread. */
+    record CheckRequest(CompletableFuture<Object> answer) implements Request {
+    }
+
     /** An order as the engine tracks it while it is open, and in the batch that changes it. */
     private static final class OrderState {
         final long id;
@@ -463,6 +467,10 @@ final class BookEngine {
                 batch.answers.add(() -> c.answer().complete(before));
             }
             case ExpireRequest e -> applyOwn(new BookCommand.Expire(e.atMillis()), batch, e.answer());
+            case CheckRequest check -> {
+                Clearing.Check result = clearing.check();
+                batch.answers.add(() -> check.answer().complete(result));
+            }
             case StopTradingRequest s -> {
                 applyOwn(new BookCommand.StopTrading(), batch, s.answer());
                 running = false;
@@ -807,11 +815,6 @@ final class BookEngine {
         } catch (SQLException e) {
             throw new IllegalStateException("could not replay the journal of " + instrument.symbol(), e);
         }
-    }
-
-    /** What the book's money tracks, for the verification of invariants: open short units and their held proceeds. */
-    Clearing clearing() {
-        return clearing;
     }
 
     /** The book's open orders and positions, for tests and the verification of invariants. */

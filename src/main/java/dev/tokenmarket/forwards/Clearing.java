@@ -343,23 +343,38 @@ final class Clearing {
         }
     }
 
-    /** Open short units and the proceeds they hold, for the invariants. */
-    long[] openShorts() {
+    /** The invariants of this book's money as the ledger holds it (live only, on the engine's thread). */
+    record Check(long openShortUnits, long openShortEntryNotionalNanoUsd, long heldProceedsNanoUsd, String problem) {
+    }
+
+    /**
+     * Reads every hold this book tracks from the ledger: each open order's must be what its open quantity needs,
+     * each open short chunk's proceeds and bond what the chunk holds. Answers the first difference, if any.
+     */
+    Check check() throws SQLException {
+        String problem = null;
+        for (OrderMoney m : orders.values()) {
+            long held = m.holdId == null ? 0 : holds.state(c, m.holdId).heldNanoUsd();
+            if (problem == null && (held != m.heldNanoUsd || m.heldNanoUsd != needed(m.side, m.openQuantity, m.limitNanoUsd))) {
+                problem = "order " + m.orderId + " holds " + held + " nano-USD but needs " + needed(m.side, m.openQuantity, m.limitNanoUsd);
+            }
+        }
         long units = 0;
-        long proceeds = 0;
+        long notional = 0;
+        long heldProceeds = 0;
         for (Position p : positions.values()) {
             for (Chunk chunk : p.shorts) {
                 units += chunk.units;
-                proceeds += chunk.proceedsNanoUsd;
+                notional += chunk.proceedsNanoUsd;
+                long proceeds = holds.state(c, chunk.proceedsHoldId).heldNanoUsd();
+                long bond = chunk.bondHoldId == null ? 0 : holds.state(c, chunk.bondHoldId).heldNanoUsd();
+                heldProceeds += proceeds;
+                if (problem == null && (proceeds != chunk.proceedsNanoUsd || bond != chunk.bondNanoUsd)) {
+                    problem = "a short chunk of " + chunk.units + " holds proceeds " + proceeds + " and bond " + bond
+                            + " nano-USD instead of " + chunk.proceedsNanoUsd + " and " + chunk.bondNanoUsd;
+                }
             }
         }
-        return new long[]{units, proceeds};
-    }
-
-    /** What each open order holds, for the invariants: by order id. */
-    Map<Long, Long> heldByOrder() {
-        Map<Long, Long> held = new HashMap<>();
-        orders.forEach((id, m) -> held.put(id, m.heldNanoUsd));
-        return held;
+        return new Check(units, notional, heldProceeds, problem);
     }
 }
