@@ -1,6 +1,6 @@
 package dev.tokenmarket.gateway;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.platform.TimeOrderedIds;
 import org.jboss.logging.Logger;
 
@@ -87,7 +87,7 @@ final class PrePlacedHolds implements AutoCloseable {
     // wallet that was ever busy here, and dropping them safely would need a lock on the hot path.
     private final Map<Long, AtomicLong> preplacedByWallet = new ConcurrentHashMap<>();
     private final Queue<UUID> tooOldToHandOut = new ConcurrentLinkedQueue<>();
-    private final Function<Ledger.HoldDraft, CompletableFuture<Boolean>> placer;
+    private final Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer;
     private final Consumer<UUID> voider;
     private final Duration holdTtl;
     private final long ageMaxNanos;
@@ -99,7 +99,7 @@ final class PrePlacedHolds implements AutoCloseable {
      * @param placer places a hold later (in a group commit) and answers whether it was placed
      * @param voider voids a pending hold now
      */
-    PrePlacedHolds(Function<Ledger.HoldDraft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider, Duration holdTtl) {
+    PrePlacedHolds(Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider, Duration holdTtl) {
         this.placer = placer;
         this.voider = voider;
         this.holdTtl = holdTtl;
@@ -235,7 +235,7 @@ final class PrePlacedHolds implements AutoCloseable {
         long wallet = shelf.key.wallet();
         long size = shelf.key.size();
         long preplacedAfter = preplaced(wallet).addAndGet(size);
-        Ledger.HoldDraft draft = new Ledger.HoldDraft(holdId, wallet, size, reference, Instant.now().plus(holdTtl),
+        SpotHolds.Draft draft = new SpotHolds.Draft(holdId, wallet, size, reference, Instant.now().plus(holdTtl),
                 KEEP_AVAILABLE_MULTIPLE * preplacedAfter);
         placer.apply(draft).whenComplete((placed, failure) -> landed(shelf, holdId, Boolean.TRUE.equals(placed), failure));
     }

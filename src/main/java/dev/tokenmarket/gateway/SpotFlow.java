@@ -8,7 +8,7 @@ import dev.tokenmarket.inference.GenerationRequest;
 import dev.tokenmarket.inference.GenerationResult;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.inference.ReferenceEngine;
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageOutbox;
@@ -68,7 +68,7 @@ public class SpotFlow {
     Router router;
 
     @Inject
-    Ledger ledger;
+    SpotHolds spotHolds;
 
     @Inject
     LedgerAccounts accounts;
@@ -116,7 +116,7 @@ public class SpotFlow {
     private sealed interface Write permits HoldPlacement, Metering {
     }
 
-    private record HoldPlacement(Ledger.HoldDraft draft) implements Write {
+    private record HoldPlacement(SpotHolds.Draft draft) implements Write {
     }
 
     private record Metering(UsageEvent event, boolean streamed, boolean cancelled, KeyLimits.Admission admission,
@@ -133,7 +133,7 @@ public class SpotFlow {
     void startGroupCommits() {
         writes = new GroupCommit<>("spot-group-commit", dataSource, GROUP_COMMIT_BATCH_MAX, SpotFlow::plan, outbox::committed);
         // Pre-placed holds ride in the same group commits as the requests' own writes.
-        preplacedHolds = new PrePlacedHolds(draft -> writes.submitLater(new HoldPlacement(draft)), ledger::voidHold, holdTtl);
+        preplacedHolds = new PrePlacedHolds(draft -> writes.submitLater(new HoldPlacement(draft)), spotHolds::release, holdTtl);
     }
 
     @PreDestroy
@@ -147,7 +147,7 @@ public class SpotFlow {
      * true), as one statement: one round trip and one transaction, commit included.
      */
     private static GroupCommit.Batch<Boolean> plan(List<Write> group) {
-        List<Ledger.HoldDraft> holds = new ArrayList<>(group.size());
+        List<SpotHolds.Draft> holds = new ArrayList<>(group.size());
         List<Metering> meterings = new ArrayList<>(group.size());
         for (Write w : group) {
             switch (w) {
@@ -156,12 +156,12 @@ public class SpotFlow {
             }
         }
         List<OneRoundTrip.Command> commands = new ArrayList<>();
-        Ledger.PlaceHolds placing = new Ledger.PlaceHolds(holds);
+        SpotHolds.PlaceCommand placing = new SpotHolds.PlaceCommand(holds);
         if (!holds.isEmpty()) {
             commands.add(placing);
         }
         List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
-        OneRoundTrip.UuidsAnswered settling = Ledger.markingSettling(events.stream().map(UsageEvent::holdId).toList());
+        OneRoundTrip.UuidsAnswered settling = SpotHolds.markSettlingCommand(events.stream().map(UsageEvent::holdId).toList());
         if (!meterings.isEmpty()) {
             commands.add(new InsertGenerations(meterings));
             commands.add(settling);
@@ -345,7 +345,7 @@ public class SpotFlow {
         }
         boolean placed;
         try {
-            HoldPlacement placement = new HoldPlacement(new Ledger.HoldDraft(holdId, order.wallet, holdNanoUsd,
+            HoldPlacement placement = new HoldPlacement(new SpotHolds.Draft(holdId, order.wallet, holdNanoUsd,
                     "generation " + GenerationIds.format(order.generationId), Instant.now().plus(holdTtl)));
             placed = writes.submit(placement);
             // Holds this replica pre-placed on the wallet must not be what refuses it: give them back, try again.
@@ -369,7 +369,7 @@ public class SpotFlow {
     /** Undoes the reservation of the current candidate: its hold and its share of the key's limits. */
     private void abandon(Order order) {
         if (order.holdId != null) {
-            ledger.voidHold(order.holdId);
+            spotHolds.release(order.holdId);
             order.holdId = null;
         }
         if (order.admission != null) {
