@@ -57,7 +57,9 @@ public class IdentityService {
         org.createdAt = OffsetDateTime.now();
         // Flushed first: the ledger writes with plain JDBC in this transaction and references the row.
         org.persistAndFlush();
-        ledgerAccounts.openAccountsFor(org.id, roles.contains(Role.BUYER), roles.contains(Role.PROVIDER));
+        // Traders and providers trade forwards from a wallet too (orders hold on it, bonds and fees come from it).
+        ledgerAccounts.openAccountsFor(org.id, roles.contains(Role.BUYER) || roles.contains(Role.TRADER) || roles.contains(Role.PROVIDER),
+                roles.contains(Role.PROVIDER));
         return org;
     }
 

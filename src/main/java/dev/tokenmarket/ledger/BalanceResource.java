@@ -13,7 +13,7 @@ import jakarta.ws.rs.core.MediaType;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Buyer (or provider): the balance of the caller's own organization. */
+/** Buyer, trader (or provider): the balance of the caller's own organization. */
 @Path("/api/balance")
 @Produces(MediaType.APPLICATION_JSON)
 public class BalanceResource {
@@ -30,10 +30,10 @@ public class BalanceResource {
     @GET
     public Map<String, Object> balance() {
         Caller caller = currentCaller.get();
-        caller.require(Role.BUYER, Role.PROVIDER);
+        caller.require(Role.BUYER, Role.PROVIDER, Role.TRADER);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("org_id", caller.orgId());
-        if (caller.has(Role.BUYER)) {
+        if (caller.has(Role.BUYER) || caller.has(Role.TRADER)) {
             body.putAll(view(balances.balance(accounts.walletOf(caller.orgId()))));
         }
         if (caller.has(Role.PROVIDER)) {

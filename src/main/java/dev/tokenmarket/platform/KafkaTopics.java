@@ -37,20 +37,38 @@ public class KafkaTopics {
             for (NewTopic topic : List.of(
                     new NewTopic(UsageEvent.TOPIC, settings.usageTopicPartitions(), settings.replicationFactor()),
                     new NewTopic(UsageEvent.DEAD_LETTER_TOPIC, 1, settings.replicationFactor()))) {
-                try {
-                    admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
-                    LOG.infof("created Kafka topic %s with %d partitions", topic.name(), topic.numPartitions());
-                } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof TopicExistsException)) {
-                        throw new IllegalStateException("could not create Kafka topic " + topic.name(), e.getCause());
-                    }
-                }
+                createUnlessExists(admin, topic);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating Kafka topics", e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("Kafka at " + settings.bootstrapServers() + " did not answer within 30 s", e);
+        }
+    }
+
+    /** Creates {@code topic} unless it exists, for the contexts that own a topic of their own. */
+    public static void create(KafkaSettings settings, NewTopic topic) {
+        try (Admin admin = Admin.create(Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000))) {
+            createUnlessExists(admin, topic);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating Kafka topic " + topic.name(), e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Kafka at " + settings.bootstrapServers() + " did not answer within 30 s", e);
+        }
+    }
+
+    private static void createUnlessExists(Admin admin, NewTopic topic) throws InterruptedException, java.util.concurrent.TimeoutException {
+        try {
+            admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+            LOG.infof("created Kafka topic %s with %d partitions", topic.name(), topic.numPartitions());
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new IllegalStateException("could not create Kafka topic " + topic.name(), e.getCause());
+            }
         }
     }
 }

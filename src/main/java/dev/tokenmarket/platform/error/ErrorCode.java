@@ -27,6 +27,18 @@ public enum ErrorCode {
     RATE_LIMITED(429, "rate_limited", "rate_limit_error"),
     UPSTREAM_FAILED(502, "upstream_failed", "api_error"),
     NO_PROVIDER_AVAILABLE(503, "no_provider_available", "service_unavailable_error"),
+    PRICE_OUT_OF_BAND(400, "price_out_of_band", "invalid_request_error"),
+    NOT_ON_TICK(400, "not_on_tick", "invalid_request_error"),
+    NOT_ON_LOT(400, "not_on_lot", "invalid_request_error"),
+    QUANTITY_ABOVE_LIMIT(400, "quantity_above_limit", "invalid_request_error"),
+    WOULD_CROSS(409, "would_cross", "invalid_request_error"),
+    REDUCE_ONLY_WOULD_INCREASE(409, "reduce_only_would_increase", "invalid_request_error"),
+    INSTRUMENT_NOT_TRADING(409, "instrument_not_trading", "invalid_request_error"),
+    ORDER_NOT_OPEN(409, "order_not_open", "invalid_request_error"),
+    PRODUCT_EXISTS(409, "product_exists", "invalid_request_error"),
+    SHORTS_NOT_ALLOWED(409, "shorts_not_allowed", "invalid_request_error"),
+    OPEN_ORDERS_LIMIT(429, "open_orders_limit", "rate_limit_error"),
+    INSTRUMENT_OWNED_ELSEWHERE(503, "instrument_owned_elsewhere", "service_unavailable_error"),
     INTERNAL(500, "internal_error", "api_error");
 
     private final int status;
