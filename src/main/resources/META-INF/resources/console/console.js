@@ -598,7 +598,8 @@
   async function loadSettlement() {
     const s = await api('GET', '/api/ledger/settlement');
     $('settlement-state').textContent = (s.paused ? 'Paused' : 'Running') + (s.reason ? ': ' + s.reason : '')
-      + ' (since ' + s.changed_at + '; consumer lag ' + JSON.stringify(s.consumer_lag) + ')';
+      + ' (since ' + s.changed_at + '; consumer lag '
+      + (s.consumer_lag && s.consumer_lag.available ? s.consumer_lag.total + ' events' : 'not measured') + ')';
   }
 
   async function setSettlement(pause) {
