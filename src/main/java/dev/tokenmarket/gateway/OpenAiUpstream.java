@@ -9,7 +9,7 @@ import dev.tokenmarket.inference.ChatMessage;
 import dev.tokenmarket.inference.GeneratedToken;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
-import dev.tokenmarket.routing.SamplingParameter;
+import dev.tokenmarket.catalog.SamplingParameter;
 import io.vertx.core.Vertx;
 import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.annotation.PostConstruct;

@@ -10,6 +10,7 @@ import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.inference.ReferenceEngine;
 import dev.tokenmarket.ledger.Ledger;
 import dev.tokenmarket.ledger.LedgerAccounts;
+import dev.tokenmarket.metering.InsertGenerations;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageOutbox;
 import dev.tokenmarket.platform.Money;
@@ -30,9 +31,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -163,7 +161,8 @@ public class SpotFlow {
         List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
         OneRoundTrip.UuidsAnswered settling = Ledger.markingSettling(events.stream().map(UsageEvent::holdId).toList());
         if (!meterings.isEmpty()) {
-            commands.add(new InsertGenerations(meterings));
+            commands.add(new InsertGenerations(meterings.stream()
+                    .map(m -> new InsertGenerations.Row(m.event(), m.streamed(), m.cancelled())).toList()));
             commands.add(settling);
             commands.addAll(KeyLimits.corrections(meterings.stream()
                     .map(m -> new KeyLimits.Correction(m.admission(), m.tokens(), m.event().costNanoUsd())).toList()));
@@ -483,45 +482,5 @@ public class SpotFlow {
         }
         long ttft = firstTokenNanos[0] == 0 ? System.nanoTime() - order.startedNanos : firstTokenNanos[0];
         return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
-    }
-
-    /** The generation rows of a group's meterings, one command whatever their number. */
-    private record InsertGenerations(List<Metering> meterings) implements OneRoundTrip.Command {
-        @Override
-        public String sql() {
-            return """
-                    insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
-                        prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
-                        cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
-                    select * from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::int[], ?::int[],
-                        ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::uuid[], ?::text[], ?::boolean[], ?::boolean[],
-                        ?::int[], ?::int[], ?::int[])""";
-        }
-
-        @Override
-        public int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
-            List<UsageEvent> events = meterings.stream().map(Metering::event).toList();
-            int i = first;
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::eventId).toArray()));
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::buyerOrgId).toArray()));
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::apiKeyId).toArray()));
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::endpointId).toArray()));
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::providerOrgId).toArray()));
-            ps.setArray(i++, c.createArrayOf("text", events.stream().map(UsageEvent::model).toArray()));
-            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(UsageEvent::promptTokens).toArray()));
-            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(UsageEvent::completionTokens).toArray()));
-            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::promptPriceNanoUsdPerMillionTokens).toArray()));
-            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::completionPriceNanoUsdPerMillionTokens).toArray()));
-            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::costNanoUsd).toArray()));
-            ps.setArray(i++, c.createArrayOf("int8", events.stream().map(UsageEvent::feeNanoUsd).toArray()));
-            ps.setArray(i++, c.createArrayOf("uuid", events.stream().map(UsageEvent::holdId).toArray()));
-            ps.setArray(i++, c.createArrayOf("text", events.stream().map(UsageEvent::finishReason).toArray()));
-            ps.setArray(i++, c.createArrayOf("bool", meterings.stream().map(Metering::streamed).toArray()));
-            ps.setArray(i++, c.createArrayOf("bool", meterings.stream().map(Metering::cancelled).toArray()));
-            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.latencyMs()).toArray()));
-            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.ttftMs()).toArray()));
-            ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.generationMs()).toArray()));
-            return i - first;
-        }
     }
 }

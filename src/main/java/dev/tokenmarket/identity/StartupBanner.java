@@ -1,6 +1,5 @@
-package dev.tokenmarket.platform;
+package dev.tokenmarket.identity;
 
-import dev.tokenmarket.identity.IdentityService;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
