@@ -8,7 +8,7 @@ import java.util.UUID;
  * {@code requestSha256} is the digest of the request that produced it, so a retry with other content is
  * told apart from a true retry.
  */
-public record EntryDraft(UUID id, String code, String description, String metadataJson, byte[] requestSha256,
+public record EntryDraft(UUID id, EntryCode code, String description, String metadataJson, byte[] requestSha256,
                          List<Posting> postings, UUID reversesEntryId) {
 
     public static final int POSTINGS_MAX = 64;

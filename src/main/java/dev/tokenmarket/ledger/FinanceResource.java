@@ -71,7 +71,7 @@ public class FinanceResource {
         caller.require(Role.FINANCE);
         TransferDraft t = draft("deposit", caller, idempotencyKey, request);
         long wallet = accounts.walletOf(t.orgId);
-        return answer(ledger.post(new EntryDraft(t.entryId, "deposit", "deposit: " + t.reference, t.metadata, t.digest,
+        return answer(ledger.post(new EntryDraft(t.entryId, EntryCode.DEPOSIT, "deposit: " + t.reference, t.metadata, t.digest,
                 List.of(Posting.debit(accounts.platformCash(), t.amountNanoUsd), Posting.credit(wallet, t.amountNanoUsd)),
                 null)), t, wallet);
     }
@@ -84,7 +84,7 @@ public class FinanceResource {
         caller.require(Role.FINANCE);
         TransferDraft t = draft("payout", caller, idempotencyKey, request);
         long payable = accounts.payableOf(t.orgId);
-        return answer(ledger.post(new EntryDraft(t.entryId, "payout", "payout: " + t.reference, t.metadata, t.digest,
+        return answer(ledger.post(new EntryDraft(t.entryId, EntryCode.PAYOUT, "payout: " + t.reference, t.metadata, t.digest,
                 List.of(Posting.debit(payable, t.amountNanoUsd), Posting.credit(accounts.platformCash(), t.amountNanoUsd)),
                 null)), t, payable);
     }
@@ -286,7 +286,7 @@ public class FinanceResource {
     private Map<String, Object> entryView(Ledger.StoredEntry entry) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("id", entry.id());
-        body.put("code", entry.code());
+        body.put("code", entry.code().wire());
         body.put("description", entry.description());
         body.put("created_at", entry.createdAt().toString());
         body.put("reverses_entry_id", entry.reversesEntryId());

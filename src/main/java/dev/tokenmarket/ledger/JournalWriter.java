@@ -52,7 +52,7 @@ final class JournalWriter {
             EntryDraft d = drafts.get(i);
             d.checkBalanced();
             ids[i] = d.id();
-            codes[i] = d.code();
+            codes[i] = d.code().wire();
             descriptions[i] = d.description();
             metadata[i] = d.metadataJson();
             digests[i] = d.requestSha256();
@@ -145,7 +145,7 @@ final class JournalWriter {
         BinaryCopyRows postings = new BinaryCopyRows(written.size() * 3 * 48);
         for (EntryDraft d : written) {
             d.checkBalanced();
-            entries.row(7).uuid(d.id()).text(d.code()).text(d.description()).text(d.metadataJson())
+            entries.row(7).uuid(d.id()).text(d.code().wire()).text(d.description()).text(d.metadataJson())
                     .bytea(d.requestSha256()).smallint(d.postings().size()).uuid(d.reversesEntryId());
             int seq = 0;
             for (Posting p : d.postings()) {

@@ -85,7 +85,7 @@ public class Ledger {
     }
 
     /** An entry with its postings, as finance reads it. */
-    public record StoredEntry(UUID id, String code, String description, String metadataJson, Instant createdAt,
+    public record StoredEntry(UUID id, EntryCode code, String description, String metadataJson, Instant createdAt,
                               UUID reversesEntryId, UUID reversedByEntryId, List<Posting> postings) {
     }
 
@@ -99,7 +99,7 @@ public class Ledger {
     }
 
     private static StoredEntry readEntry(Connection c, UUID entryId) throws SQLException {
-        String code;
+        EntryCode code;
         String description;
         String metadata;
         Instant createdAt;
@@ -114,7 +114,7 @@ public class Ledger {
                 if (!rs.next()) {
                     throw new ApiException(ErrorCode.NOT_FOUND, "No journal entry " + entryId + ".");
                 }
-                code = rs.getString(1);
+                code = EntryCode.ofWire(rs.getString(1));
                 description = rs.getString(2);
                 metadata = rs.getString(3);
                 createdAt = rs.getTimestamp(4).toInstant();
@@ -152,7 +152,7 @@ public class Ledger {
     public StoredEntry reverse(UUID entryId, String reason) {
         try (Connection c = dataSource.getConnection()) {
             StoredEntry original = readEntry(c, entryId);
-            if ("reversal".equals(original.code())) {
+            if (original.code() == EntryCode.REVERSAL) {
                 throw new ApiException(ErrorCode.NOT_REVERSIBLE, "Entry " + entryId + " is a reversal (of "
                         + original.reversesEntryId() + ") and cannot be reversed; post a new entry instead.");
             }
@@ -165,7 +165,7 @@ public class Ledger {
             UUID reversalId = reversalIdOf(entryId);
             String metadata = "{\"reverses_entry_id\":\"" + entryId + "\",\"reason\":"
                     + com.fasterxml.jackson.databind.node.TextNode.valueOf(reason) + "}";
-            EntryDraft draft = new EntryDraft(reversalId, "reversal", "reversal of " + original.code() + " entry "
+            EntryDraft draft = new EntryDraft(reversalId, EntryCode.REVERSAL, "reversal of " + original.code().wire() + " entry "
                     + entryId + ": " + reason, metadata, UsageSettlement.digest("reversal|" + entryId), mirror, entryId);
             Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
             if (JournalWriter.insertEntries(c, List.of(draft), deltas).isEmpty()) {
@@ -370,7 +370,10 @@ public class Ledger {
         }
     }
 
-    /** Expires open holds past their deadline (a gateway that died mid-request), at most {@code limit} per call. */
+    /**
+     * Expires open holds past their deadline, at most {@code limit} per call: spot holds whose request never
+     * finished (a gateway that died mid-request), then resting holds whose expiry passed.
+     */
     @Transactional
     public int expireHolds(int limit) {
         try (Connection c = dataSource.getConnection()) {
@@ -391,6 +394,7 @@ public class Ledger {
                 }
             }
             JournalWriter.applyDeltas(c, deltas);
+            expired += RestingHolds.expire(c, limit - expired);
             LedgerMetrics.holdsExpired(expired);
             return expired;
         } catch (SQLException e) {
@@ -463,8 +467,8 @@ public class Ledger {
                                        coalesce(sum(amount_nano_usd) filter (where amount_nano_usd > 0), 0) as debits,
                                        coalesce(-sum(amount_nano_usd) filter (where amount_nano_usd < 0), 0) as credits
                                 from postings group by account_id),
-                          h as (select account_id, sum(amount_nano_usd) as held from hold_states
-                                where status in ('pending', 'settling') group by account_id)
+                          h as (select account_id, sum(held_nano_usd) as held from hold_states
+                                where status in ('pending', 'settling', 'resting') group by account_id)
                      select a.id, a.code, a.debits_posted_nano_usd, coalesce(p.debits, 0),
                             a.credits_posted_nano_usd, coalesce(p.credits, 0), a.held_nano_usd, coalesce(h.held, 0)
                      from ledger_accounts a

@@ -52,6 +52,63 @@ public class LedgerAccounts {
         }
     }
 
+    /** The code of an organization's account of {@code kind}: wallets and payables keep the codes they always had. */
+    public static String codeOf(UUID orgId, AccountKind kind) {
+        return switch (kind) {
+            case BUYER_WALLET -> walletCode(orgId);
+            case PROVIDER_PAYABLE -> payableCode(orgId);
+            default -> {
+                if (!kind.perOrganization()) {
+                    throw new LedgerInvariantViolation(kind + " is a platform account, not an organization's");
+                }
+                yield "org:" + orgId + ":" + kind.wire();
+            }
+        };
+    }
+
+    /** The code of the platform's one account of {@code kind} (seeded by migrations V2 and V20). */
+    public static String platformCodeOf(AccountKind kind) {
+        return switch (kind) {
+            case PLATFORM_CASH -> PLATFORM_CASH;
+            case PLATFORM_REVENUE -> PLATFORM_REVENUE;
+            case PLATFORM_MARGIN -> "platform:forward-margin";
+            case PLATFORM_SETTLEMENT -> "platform:forward-settlement";
+            case CLEARING -> "platform:clearing";
+            case INSURANCE_FUND -> "platform:insurance-fund";
+            case FORWARD_FEES -> "platform:forward-fees";
+            case BUYER_WALLET, PROVIDER_PAYABLE, ESCROW, BOND, MARGIN ->
+                    throw new LedgerInvariantViolation(kind + " is an organization's account, not the platform's");
+        };
+    }
+
+    /**
+     * Opens the organization's account of {@code kind} (escrow, bond, margin, or a wallet or payable) unless
+     * it has one, in the caller's transaction on {@code c}, and answers its id.
+     */
+    public long open(Connection c, UUID orgId, AccountKind kind) throws SQLException {
+        String code = codeOf(orgId, kind);
+        open(c, code, orgId, kind);
+        try (PreparedStatement ps = c.prepareStatement("select id from ledger_accounts where code = ?")) {
+            ps.setString(1, code);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                long id = rs.getLong(1);
+                idsByCode.put(code, id);
+                return id;
+            }
+        }
+    }
+
+    /** The id of the organization's account of {@code kind}; 404 when it has none. */
+    public long accountOf(UUID orgId, AccountKind kind) {
+        return idOf(codeOf(orgId, kind), "Organization " + orgId + " has no " + kind.wire() + " account.");
+    }
+
+    /** The id of the platform's account of {@code kind}. */
+    public long platformAccount(AccountKind kind) {
+        return idOf(platformCodeOf(kind), "platform " + kind.wire() + " account missing");
+    }
+
     private static void open(Connection c, String code, UUID orgId, AccountKind kind) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 insert into ledger_accounts (code, org_id, kind, type, normal_side, no_overdraft)

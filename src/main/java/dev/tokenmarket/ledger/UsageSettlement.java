@@ -151,7 +151,7 @@ public class UsageSettlement {
         // raw line break in the model's name would fail the whole batch's COPY.
         UsageEventCodec.appendJsonString(metadata, e.model()).append(",\"prompt_tokens\":").append(e.promptTokens())
                 .append(",\"completion_tokens\":").append(e.completionTokens()).append('}');
-        EntryDraft draft = new EntryDraft(e.eventId(), "usage",
+        EntryDraft draft = new EntryDraft(e.eventId(), EntryCode.USAGE,
                 "usage of " + e.model() + ": " + e.promptTokens() + " prompt + " + e.completionTokens() + " completion tokens",
                 metadata.toString(), digest(canonicalJson != null ? canonicalJson
                         : UsageEventCodec.toJson(e).getBytes(StandardCharsets.UTF_8)), postings, null);

@@ -117,7 +117,7 @@ class LedgerFinanceTest {
         long amount = 1_000;
         List<EntryDraft> drafts = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            drafts.add(new EntryDraft(TimeOrderedIds.next(), "deposit", "bulk deposit " + i, "{}", new byte[32],
+            drafts.add(new EntryDraft(TimeOrderedIds.next(), EntryCode.DEPOSIT, "bulk deposit " + i, "{}", new byte[32],
                     List.of(Posting.debit(accounts.platformCash(), amount), Posting.credit(wallet, amount)), null));
         }
         try (Connection c = dataSource.getConnection()) {

@@ -18,6 +18,8 @@ public enum ErrorCode {
     ALREADY_REVERSED(409, "already_reversed", "invalid_request_error"),
     NOT_REVERSIBLE(409, "not_reversible", "invalid_request_error"),
     CREDIT_LIMIT_IN_USE(409, "credit_limit_in_use", "invalid_request_error"),
+    HOLD_NOT_OPEN(409, "hold_not_open", "invalid_request_error"),
+    HOLD_REMAINDER_EXCEEDED(409, "hold_remainder_exceeded", "invalid_request_error"),
     REQUEST_TIMEOUT(408, "request_timeout", "invalid_request_error"),
     KEY_NOT_ACTIVE(409, "key_not_active", "invalid_request_error"),
     KEY_MANAGED_BY_CONFIGURATION(409, "key_managed_by_configuration", "invalid_request_error"),
