@@ -65,6 +65,7 @@ class ArchitectureTest {
             Map.entry("postings", "ledger"),
             Map.entry("holds", "ledger"),
             Map.entry("hold_captures", "ledger"),
+            Map.entry("hold_capture_parts", "ledger"),
             Map.entry("hold_states", "ledger"),
             Map.entry("place_holds", "ledger"),
             Map.entry("ledger_settlement_control", "ledger"),
