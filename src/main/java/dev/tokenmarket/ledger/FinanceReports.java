@@ -305,8 +305,8 @@ public class FinanceReports {
         Map<UUID, PostedUsage> posted = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement("""
                 select p.entry_id,
-                       sum(p.amount_nano_usd) filter (where a.kind = 'buyer_wallet'),
-                       -sum(p.amount_nano_usd) filter (where a.kind = 'provider_payable')
+                       (sum(p.amount_nano_usd) filter (where a.kind = 'buyer_wallet'))::bigint,
+                       (-sum(p.amount_nano_usd) filter (where a.kind = 'provider_payable'))::bigint
                 from postings p join ledger_accounts a on a.id = p.account_id
                 where p.entry_id = any(?)
                 group by p.entry_id""")) {

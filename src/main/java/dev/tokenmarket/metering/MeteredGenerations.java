@@ -1,5 +1,6 @@
 package dev.tokenmarket.metering;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -16,7 +17,6 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -144,22 +144,16 @@ public class MeteredGenerations {
 
     /** Those of {@code ids} that are metered generations. */
     public Set<UUID> meteredAmong(Collection<UUID> ids) {
-        Set<UUID> metered = new HashSet<>();
         if (ids.isEmpty()) {
-            return metered;
+            return Set.of();
         }
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("select id from generations where id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    metered.add(rs.getObject(1, UUID.class));
-                }
-            }
+        OneRoundTrip.UuidsAnswered found = new OneRoundTrip.UuidsAnswered("select id from generations where id = any(?)", ids);
+        try (Connection c = dataSource.getConnection()) {
+            OneRoundTrip.run(c, List.of(found));
         } catch (SQLException e) {
             throw new IllegalStateException("could not look up metered generations", e);
         }
-        return metered;
+        return found.answered();
     }
 
     /** The generation with {@code id}, if it was metered. */

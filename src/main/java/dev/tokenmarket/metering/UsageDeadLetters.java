@@ -1,5 +1,6 @@
 package dev.tokenmarket.metering;
 
+import dev.tokenmarket.platform.OneRoundTrip;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -12,7 +13,6 @@ import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -98,21 +98,16 @@ public class UsageDeadLetters {
 
     /** Those of {@code eventIds} with a dead letter. */
     public Set<UUID> deadLetteredAmong(Collection<UUID> eventIds) {
-        Set<UUID> dead = new HashSet<>();
         if (eventIds.isEmpty()) {
-            return dead;
+            return Set.of();
         }
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("select distinct event_id from usage_dead_letters where event_id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("uuid", eventIds.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    dead.add(rs.getObject(1, UUID.class));
-                }
-            }
+        OneRoundTrip.UuidsAnswered found = new OneRoundTrip.UuidsAnswered(
+                "select distinct event_id from usage_dead_letters where event_id = any(?)", eventIds);
+        try (Connection c = dataSource.getConnection()) {
+            OneRoundTrip.run(c, List.of(found));
         } catch (SQLException e) {
             throw new IllegalStateException("could not look up dead letters", e);
         }
-        return dead;
+        return found.answered();
     }
 }
