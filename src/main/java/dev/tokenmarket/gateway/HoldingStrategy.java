@@ -1,6 +1,6 @@
 package dev.tokenmarket.gateway;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
@@ -22,10 +22,10 @@ class HoldingStrategy {
 
     @Produces
     @ApplicationScoped
-    Holding holding(SpotWrites writes, Ledger ledger) {
-        OwnHolds own = new OwnHolds(writes, ledger, holdTtl);
+    Holding holding(SpotWrites writes, SpotHolds spotHolds) {
+        OwnHolds own = new OwnHolds(writes, spotHolds, holdTtl);
         // Pre-placed holds ride in the same group commits as the requests' own writes.
-        return prePlaced ? new PrePlacedHolds(own, writes::placeHoldLater, ledger::voidHold, holdTtl) : own;
+        return prePlaced ? new PrePlacedHolds(own, writes::placeHoldLater, spotHolds::release, holdTtl) : own;
     }
 
     void close(@Disposes Holding holding) {

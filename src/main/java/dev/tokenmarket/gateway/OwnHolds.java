@@ -1,6 +1,6 @@
 package dev.tokenmarket.gateway;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.platform.TimeOrderedIds;
 
 import java.time.Duration;
@@ -11,12 +11,12 @@ import java.util.UUID;
 final class OwnHolds implements Holding {
 
     private final SpotWrites writes;
-    private final Ledger ledger;
+    private final SpotHolds spotHolds;
     private final Duration holdTtl;
 
-    OwnHolds(SpotWrites writes, Ledger ledger, Duration holdTtl) {
+    OwnHolds(SpotWrites writes, SpotHolds spotHolds, Duration holdTtl) {
         this.writes = writes;
-        this.ledger = ledger;
+        this.spotHolds = spotHolds;
         this.holdTtl = holdTtl;
     }
 
@@ -24,13 +24,13 @@ final class OwnHolds implements Holding {
     public UUID hold(long wallet, long amountNanoUsd, UUID generationId) {
         // Time-ordered, so the holds settled together sit together in the table and its primary key.
         UUID holdId = TimeOrderedIds.next();
-        boolean placed = writes.placeHold(new Ledger.HoldDraft(holdId, wallet, amountNanoUsd,
+        boolean placed = writes.placeHold(new SpotHolds.Draft(holdId, wallet, amountNanoUsd,
                 "generation " + GenerationIds.format(generationId), Instant.now().plus(holdTtl)));
         return placed ? holdId : null;
     }
 
     @Override
     public void release(UUID holdId) {
-        ledger.voidHold(holdId);
+        spotHolds.release(holdId);
     }
 }

@@ -1,6 +1,6 @@
 package dev.tokenmarket.gateway;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.platform.TimeOrderedIds;
 import org.jboss.logging.Logger;
 
@@ -88,7 +88,7 @@ final class PrePlacedHolds implements Holding, AutoCloseable {
     private final Map<Long, AtomicLong> preplacedByWallet = new ConcurrentHashMap<>();
     private final Queue<UUID> tooOldToHandOut = new ConcurrentLinkedQueue<>();
     private final Holding own;
-    private final Function<Ledger.HoldDraft, CompletableFuture<Boolean>> placer;
+    private final Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer;
     private final Consumer<UUID> voider;
     private final Duration holdTtl;
     private final long ageMaxNanos;
@@ -101,7 +101,7 @@ final class PrePlacedHolds implements Holding, AutoCloseable {
      * @param placer places a hold later (in a group commit) and answers whether it was placed
      * @param voider voids a pending hold now
      */
-    PrePlacedHolds(Holding own, Function<Ledger.HoldDraft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider,
+    PrePlacedHolds(Holding own, Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider,
                    Duration holdTtl) {
         this.own = own;
         this.placer = placer;
@@ -262,7 +262,7 @@ final class PrePlacedHolds implements Holding, AutoCloseable {
         long wallet = shelf.key.wallet();
         long size = shelf.key.size();
         long preplacedAfter = preplaced(wallet).addAndGet(size);
-        Ledger.HoldDraft draft = new Ledger.HoldDraft(holdId, wallet, size, reference, Instant.now().plus(holdTtl),
+        SpotHolds.Draft draft = new SpotHolds.Draft(holdId, wallet, size, reference, Instant.now().plus(holdTtl),
                 KEEP_AVAILABLE_MULTIPLE * preplacedAfter);
         placer.apply(draft).whenComplete((placed, failure) -> landed(shelf, holdId, Boolean.TRUE.equals(placed), failure));
     }

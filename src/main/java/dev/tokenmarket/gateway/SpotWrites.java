@@ -1,6 +1,6 @@
 package dev.tokenmarket.gateway;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.metering.InsertGenerations;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageOutbox;
@@ -39,7 +39,7 @@ class SpotWrites {
     private sealed interface Write permits HoldPlacement, Metering {
     }
 
-    private record HoldPlacement(Ledger.HoldDraft draft) implements Write {
+    private record HoldPlacement(SpotHolds.Draft draft) implements Write {
     }
 
     /** A finished request: its generation row, and what its key's limits reserved against what it used. */
@@ -61,12 +61,12 @@ class SpotWrites {
     }
 
     /** Places the hold in the next group commit and waits for it; false when its wallet cannot cover it. */
-    boolean placeHold(Ledger.HoldDraft draft) {
+    boolean placeHold(SpotHolds.Draft draft) {
         return writes.submit(new HoldPlacement(draft));
     }
 
     /** Queues the hold for the next group commit without waiting; the answer completes once it committed. */
-    CompletableFuture<Boolean> placeHoldLater(Ledger.HoldDraft draft) {
+    CompletableFuture<Boolean> placeHoldLater(SpotHolds.Draft draft) {
         return writes.submitLater(new HoldPlacement(draft));
     }
 
@@ -80,7 +80,7 @@ class SpotWrites {
      * true), as one statement: one round trip and one transaction, commit included.
      */
     private static GroupCommit.Batch<Boolean> plan(List<Write> group) {
-        List<Ledger.HoldDraft> holds = new ArrayList<>(group.size());
+        List<SpotHolds.Draft> holds = new ArrayList<>(group.size());
         List<Metering> meterings = new ArrayList<>(group.size());
         for (Write w : group) {
             switch (w) {
@@ -89,12 +89,12 @@ class SpotWrites {
             }
         }
         List<OneRoundTrip.Command> commands = new ArrayList<>();
-        Ledger.PlaceHolds placing = new Ledger.PlaceHolds(holds);
+        SpotHolds.PlaceCommand placing = new SpotHolds.PlaceCommand(holds);
         if (!holds.isEmpty()) {
             commands.add(placing);
         }
         List<UsageEvent> events = meterings.stream().map(m -> m.generation().event()).toList();
-        OneRoundTrip.UuidsAnswered settling = Ledger.markingSettling(events.stream().map(UsageEvent::holdId).toList());
+        OneRoundTrip.UuidsAnswered settling = SpotHolds.markSettlingCommand(events.stream().map(UsageEvent::holdId).toList());
         if (!meterings.isEmpty()) {
             commands.add(new InsertGenerations(meterings.stream().map(Metering::generation).toList()));
             commands.add(settling);

@@ -4,7 +4,7 @@ package dev.tokenmarket.ledger;
  * The kinds of ledger account, with their accounting type, normal side and overdraft rule; the database
  * (ledger_accounts_kind_rules, migration V20) refuses an account whose kind disagrees with them.
  */
-public enum AccountKind {
+public enum AccountKind implements Wired {
     /** What the platform owes a buyer: deposits in, usage out. May not be overdrawn. */
     BUYER_WALLET("buyer_wallet", "liability", "credit", true),
     /** What the platform owes a provider: usage less fees in, payouts out. May not be overdrawn. */
@@ -42,6 +42,7 @@ public enum AccountKind {
         this.noOverdraft = noOverdraft;
     }
 
+    @Override
     public String wire() {
         return wire;
     }
@@ -69,11 +70,6 @@ public enum AccountKind {
 
     /** The kind stored as {@code wire}. */
     public static AccountKind ofWire(String wire) {
-        for (AccountKind k : values()) {
-            if (k.wire.equals(wire)) {
-                return k;
-            }
-        }
-        throw new LedgerInvariantViolation("unknown account kind " + wire);
+        return Wired.ofWire(values(), wire);
     }
 }

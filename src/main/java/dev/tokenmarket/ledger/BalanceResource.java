@@ -19,7 +19,7 @@ import java.util.Map;
 public class BalanceResource {
 
     @Inject
-    Ledger ledger;
+    Balances balances;
 
     @Inject
     LedgerAccounts accounts;
@@ -34,15 +34,15 @@ public class BalanceResource {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("org_id", caller.orgId());
         if (caller.has(Role.BUYER)) {
-            body.putAll(view(ledger.balance(accounts.walletOf(caller.orgId()))));
+            body.putAll(view(balances.balance(accounts.walletOf(caller.orgId()))));
         }
         if (caller.has(Role.PROVIDER)) {
-            body.put("payable", view(ledger.balance(accounts.payableOf(caller.orgId()))));
+            body.put("payable", view(balances.balance(accounts.payableOf(caller.orgId()))));
         }
         return body;
     }
 
-    static Map<String, Object> view(Ledger.Balance balance) {
+    static Map<String, Object> view(Balances.Balance balance) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("available", Money.formatUsd(balance.availableNanoUsd()));
         body.put("held", Money.formatUsd(balance.heldNanoUsd()));

@@ -1,7 +1,7 @@
 package dev.tokenmarket.ledger;
 
 /** What a journal entry records; the database (journal_entries_code_check) knows the same list. */
-public enum EntryCode {
+public enum EntryCode implements Wired {
     DEPOSIT("deposit"),
     PAYOUT("payout"),
     USAGE("usage"),
@@ -27,16 +27,12 @@ public enum EntryCode {
         this.wire = wire;
     }
 
+    @Override
     public String wire() {
         return wire;
     }
 
     public static EntryCode ofWire(String wire) {
-        for (EntryCode c : values()) {
-            if (c.wire.equals(wire)) {
-                return c;
-            }
-        }
-        throw new LedgerInvariantViolation("unknown entry code " + wire);
+        return Wired.ofWire(values(), wire);
     }
 }

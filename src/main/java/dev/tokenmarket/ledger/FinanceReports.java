@@ -50,7 +50,7 @@ public class FinanceReports {
     UsageDeadLetters deadLetters;
 
     /** A ledger account with its stored totals, as finance sees it (the accounts list and the trial balance). */
-    public record Account(long id, String code, UUID orgId, String kind, String type, String normalSide,
+    public record Account(long id, String code, UUID orgId, AccountKind kind, String type, String normalSide,
                           long debitsNanoUsd, long creditsNanoUsd, long heldNanoUsd, long creditLimitNanoUsd) {
 
         /** Balance on the account's normal side. */
@@ -63,7 +63,7 @@ public class FinanceReports {
             row.put("id", id);
             row.put("code", code);
             row.put("org_id", orgId);
-            row.put("kind", kind);
+            row.put("kind", kind.wire());
             row.put("type", type);
             row.put("normal_side", normalSide);
             row.put("debits", Money.formatUsd(debitsNanoUsd));
@@ -84,7 +84,7 @@ public class FinanceReports {
             held_nano_usd, credit_limit_nano_usd""";
 
     private static Account account(ResultSet rs) throws SQLException {
-        return new Account(rs.getLong(1), rs.getString(2), rs.getObject(3, UUID.class), rs.getString(4),
+        return new Account(rs.getLong(1), rs.getString(2), rs.getObject(3, UUID.class), AccountKind.ofWire(rs.getString(4)),
                 rs.getString(5), rs.getString(6), rs.getLong(7), rs.getLong(8), rs.getLong(9), rs.getLong(10));
     }
 

@@ -49,7 +49,13 @@ public class FinanceResource {
     }
 
     @Inject
-    Ledger ledger;
+    JournalEntries journal;
+
+    @Inject
+    Balances balances;
+
+    @Inject
+    LedgerVerification verification;
 
     @Inject
     LedgerAccounts accounts;
@@ -71,7 +77,7 @@ public class FinanceResource {
         caller.require(Role.FINANCE);
         TransferDraft t = draft("deposit", caller, idempotencyKey, request);
         long wallet = accounts.walletOf(t.orgId);
-        return answer(ledger.post(new EntryDraft(t.entryId, EntryCode.DEPOSIT, "deposit: " + t.reference, t.metadata, t.digest,
+        return answer(journal.post(new EntryDraft(t.entryId, EntryCode.DEPOSIT, "deposit: " + t.reference, t.metadata, t.digest,
                 List.of(Posting.debit(accounts.platformCash(), t.amountNanoUsd), Posting.credit(wallet, t.amountNanoUsd)),
                 null)), t, wallet);
     }
@@ -84,7 +90,7 @@ public class FinanceResource {
         caller.require(Role.FINANCE);
         TransferDraft t = draft("payout", caller, idempotencyKey, request);
         long payable = accounts.payableOf(t.orgId);
-        return answer(ledger.post(new EntryDraft(t.entryId, EntryCode.PAYOUT, "payout: " + t.reference, t.metadata, t.digest,
+        return answer(journal.post(new EntryDraft(t.entryId, EntryCode.PAYOUT, "payout: " + t.reference, t.metadata, t.digest,
                 List.of(Posting.debit(payable, t.amountNanoUsd), Posting.credit(accounts.platformCash(), t.amountNanoUsd)),
                 null)), t, payable);
     }
@@ -120,8 +126,8 @@ public class FinanceResource {
         return new TransferDraft(entryId, request.orgId(), amount, reference, metadata, UsageSettlement.digest(canonical));
     }
 
-    private Response answer(Ledger.PostedEntry posted, TransferDraft t, long accountId) {
-        Ledger.Balance balance = ledger.balance(accountId);
+    private Response answer(JournalEntries.PostedEntry posted, TransferDraft t, long accountId) {
+        Balances.Balance balance = balances.balance(accountId);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("entry_id", posted.entryId());
         body.put("org_id", t.orgId);
@@ -146,7 +152,7 @@ public class FinanceResource {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("account_id", a.id());
             row.put("code", a.code());
-            row.put("kind", a.kind());
+            row.put("kind", a.kind().wire());
             row.put("type", a.type());
             row.put("normal_side", a.normalSide());
             row.put("debits", Money.formatUsd(a.debitsNanoUsd()));
@@ -173,7 +179,7 @@ public class FinanceResource {
     public Map<String, Object> verification() {
         currentCaller.get().require(Role.FINANCE);
         List<Map<String, Object>> discrepancies = new ArrayList<>();
-        for (Ledger.Discrepancy d : ledger.verify()) {
+        for (LedgerVerification.Discrepancy d : verification.verify()) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("account_id", d.accountId());
             row.put("code", d.code());
@@ -185,7 +191,7 @@ public class FinanceResource {
             row.put("open_holds", Money.formatUsd(d.openHoldsNanoUsd()));
             discrepancies.add(row);
         }
-        List<String> withoutPostings = ledger.entriesWithoutPostings(VERIFICATION_LIST_MAX).stream().map(UUID::toString).toList();
+        List<String> withoutPostings = verification.entriesWithoutPostings(VERIFICATION_LIST_MAX).stream().map(UUID::toString).toList();
         return Map.of("consistent", discrepancies.isEmpty() && withoutPostings.isEmpty(), "discrepancies", discrepancies,
                 "entries_without_postings", withoutPostings);
     }
@@ -241,7 +247,7 @@ public class FinanceResource {
     @Path("/entries/{id}")
     public Map<String, Object> entry(@PathParam("id") String id) {
         currentCaller.get().require(Role.FINANCE);
-        return entryView(ledger.entry(parseUuid(id, "id")));
+        return entryView(journal.entry(parseUuid(id, "id")));
     }
 
     /** {@code reason} says why the entry is corrected; it is kept on the reversing entry. */
@@ -259,7 +265,7 @@ public class FinanceResource {
             throw ApiException.invalid("reason", "Field 'reason' is required (up to " + REFERENCE_LENGTH_MAX
                     + " characters): say why the entry is reversed.");
         }
-        return Response.status(201).entity(entryView(ledger.reverse(entryId, reason))).build();
+        return Response.status(201).entity(entryView(journal.reverse(entryId, reason))).build();
     }
 
     /** {@code credit_limit} is USD as a decimal string; "0" removes the credit. */
@@ -278,12 +284,12 @@ public class FinanceResource {
         UUID org = parseUuid(orgId, "org_id");
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("org_id", org);
-        body.putAll(BalanceResource.view(ledger.setCreditLimit(accounts.walletOf(org), limit)));
+        body.putAll(BalanceResource.view(balances.setCreditLimit(accounts.walletOf(org), limit)));
         body.put("credit_limit", Money.formatUsd(limit));
         return body;
     }
 
-    private Map<String, Object> entryView(Ledger.StoredEntry entry) {
+    private Map<String, Object> entryView(JournalEntries.StoredEntry entry) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("id", entry.id());
         body.put("code", entry.code().wire());

@@ -5,7 +5,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
-/** Releases holds whose request never finished (the gateway serving it died). */
+/** Releases spot holds whose request never finished (the gateway serving it died), and resting holds past their expiry. */
 @ApplicationScoped
 public class HoldExpiry {
 
@@ -13,11 +13,14 @@ public class HoldExpiry {
     private static final int HOLDS_PER_RUN_MAX = 1_000;
 
     @Inject
-    Ledger ledger;
+    SpotHolds spotHolds;
+
+    @Inject
+    RestingHolds restingHolds;
 
     @Scheduled(every = "${tokenmarket.ledger.hold-expiry-interval:10s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void expire() {
-        int expired = ledger.expireHolds(HOLDS_PER_RUN_MAX);
+        int expired = spotHolds.expire(HOLDS_PER_RUN_MAX) + restingHolds.expire(HOLDS_PER_RUN_MAX);
         if (expired > 0) {
             LOG.infof("expired %d holds past their deadline", expired);
         }

@@ -1,7 +1,7 @@
 package dev.tokenmarket.ledger;
 
 /** Where a hold is in its life; the database (holds_status_check) knows the same list and the moves allowed. */
-public enum HoldStatus {
+public enum HoldStatus implements Wired {
     /** A spot hold placed for a request being served: voided when it produced nothing, expired after its TTL. */
     PENDING("pending", true),
     /** A spot hold whose usage is recorded: it no longer expires, and settlement captures it once. */
@@ -22,6 +22,7 @@ public enum HoldStatus {
         this.open = open;
     }
 
+    @Override
     public String wire() {
         return wire;
     }
@@ -32,11 +33,6 @@ public enum HoldStatus {
     }
 
     public static HoldStatus ofWire(String wire) {
-        for (HoldStatus s : values()) {
-            if (s.wire.equals(wire)) {
-                return s;
-            }
-        }
-        throw new LedgerInvariantViolation("unknown hold status " + wire);
+        return Wired.ofWire(values(), wire);
     }
 }

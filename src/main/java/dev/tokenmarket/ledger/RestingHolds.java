@@ -3,7 +3,10 @@ package dev.tokenmarket.ledger;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
+import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -12,7 +15,9 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,9 +38,16 @@ import java.util.UUID;
  * <p>
  * Refusals ({@link ApiException}) are decided under that lock before anything is written, so they leave the
  * caller's transaction as it was and usable.
+ * <p>
+ * Locks are taken hold first, then accounts (in id order, as every writer of accounts takes them). A transaction
+ * that works on several holds takes all their locks first with {@link #lock}: taking a second hold's lock while
+ * holding the accounts' locks of a first could deadlock with a transaction working on the second alone.
  */
 @ApplicationScoped
 public class RestingHolds {
+
+    @Inject
+    AgroalDataSource dataSource;
 
     /**
      * A resting hold to place: {@code expiresAt} null for one that lives until it is released. The id is
@@ -61,7 +73,10 @@ public class RestingHolds {
      * draft again answers the hold as it stands; the same id with another draft is
      * {@link ErrorCode#IDEMPOTENCY_CONFLICT}.
      */
-    public State place(Connection c, Draft d) throws SQLException {
+    public State place(Connection c, Draft draft) throws SQLException {
+        // The database keeps microseconds: the answer says the expiry it will read back.
+        Draft d = new Draft(draft.holdId(), draft.accountId(), draft.amountNanoUsd(), draft.reference(),
+                toMicros(draft.expiresAt()));
         if (d.amountNanoUsd() <= 0) {
             throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
         }
@@ -256,7 +271,8 @@ public class RestingHolds {
      * released). An earlier expiry, or one for a hold that has none, is refused with
      * {@link ErrorCode#INVALID_REQUEST}; a hold no longer open with {@link ErrorCode#HOLD_NOT_OPEN}.
      */
-    public State extend(Connection c, UUID holdId, Instant expiresAt) throws SQLException {
+    public State extend(Connection c, UUID holdId, Instant newExpiresAt) throws SQLException {
+        Instant expiresAt = toMicros(newExpiresAt);
         Locked hold = lock(c, holdId);
         requireOpen(hold, "extended");
         Instant current = hold.state.expiresAt();
@@ -274,6 +290,18 @@ public class RestingHolds {
                 expiresAt, s.reference());
     }
 
+    /**
+     * Locks the holds (in id order, so that two transactions locking overlapping sets never deadlock), for a
+     * transaction that then captures, reduces or releases several of them. Unknown ids are passed over.
+     */
+    public void lock(Connection c, Collection<UUID> holdIds) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "select id from holds where id = any(?) order by id for no key update")) {
+            ps.setArray(1, c.createArrayOf("uuid", holdIds.toArray()));
+            ps.executeQuery().close();
+        }
+    }
+
     /** The hold as it stands (any hold, spot or resting); {@link ErrorCode#NOT_FOUND} when there is none. */
     public State state(Connection c, UUID holdId) throws SQLException {
         State s = read(c, holdId);
@@ -287,7 +315,18 @@ public class RestingHolds {
      * Expires resting holds past their expiry, at most {@code limit}, releasing what each still holds; holds
      * another transaction has locked (being captured or reduced) are left for the next run. Answers how many.
      */
-    static int expire(Connection c, int limit) throws SQLException {
+    @Transactional
+    public int expire(int limit) {
+        try (Connection c = dataSource.getConnection()) {
+            int expired = expire(c, limit);
+            LedgerMetrics.holdsExpired(expired);
+            return expired;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not expire resting holds", e);
+        }
+    }
+
+    private static int expire(Connection c, int limit) throws SQLException {
         Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
         int expired = 0;
         try (PreparedStatement ps = c.prepareStatement("""
@@ -359,6 +398,10 @@ public class RestingHolds {
         };
         return new ApiException(ErrorCode.HOLD_NOT_OPEN, "Hold " + s.holdId() + " cannot be " + verb + ": it is "
                 + why + ". Place a new hold.");
+    }
+
+    private static Instant toMicros(Instant t) {
+        return t == null ? null : t.truncatedTo(ChronoUnit.MICROS);
     }
 
     private static void releaseHeld(Connection c, long accountId, long amountNanoUsd) throws SQLException {

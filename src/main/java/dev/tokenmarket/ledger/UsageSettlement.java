@@ -241,10 +241,10 @@ public class UsageSettlement {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     UUID holdId = rs.getObject(1, UUID.class);
-                    String status = rs.getString(4);
-                    if ("pending".equals(status)) {
+                    HoldStatus status = HoldStatus.ofWire(rs.getString(4));
+                    if (status == HoldStatus.PENDING) {
                         pending.add(holdId);
-                    } else if ("settling".equals(status) && !captured.contains(holdId)) {
+                    } else if (status == HoldStatus.SETTLING && !captured.contains(holdId)) {
                         long amount = rs.getLong(3);
                         UsageEvent event = byHold.get(holdId).event;
                         rows.row(3).uuid(holdId).uuid(event.eventId()).bigint(Math.min(event.costNanoUsd(), amount));
@@ -260,7 +260,7 @@ public class UsageSettlement {
             return rows.rows();
         }
         // Those the expiry took first stay unmoved, and the capture below passes them over.
-        Set<UUID> moved = Ledger.markSettling(c, pending);
+        Set<UUID> moved = SpotHolds.markSettling(c, pending);
         return rows.rows() + captureHolds(c, posted.stream().filter(p -> moved.contains(p.event.holdId())).toList(),
                 careful, deltas);
     }

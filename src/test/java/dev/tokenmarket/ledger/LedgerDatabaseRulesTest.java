@@ -42,7 +42,7 @@ class LedgerDatabaseRulesTest {
     AgroalDataSource dataSource;
 
     @Inject
-    Ledger ledger;
+    SpotHolds spotHolds;
 
     @AfterEach
     void ledgerStillBalances() {
@@ -117,7 +117,7 @@ class LedgerDatabaseRulesTest {
                 entry(bare, 2).run(c);
                 entry(complete, 2).run(c);
                 postings(complete, new long[]{wallet, revenue}, new long[]{-100, 100}).run(c);
-                List<UUID> listed = Ledger.entriesWithoutPostings(c, 100);
+                List<UUID> listed = LedgerVerification.entriesWithoutPostings(c, 100);
                 assertTrue(listed.contains(bare), "the entry without postings is listed: " + listed);
                 assertFalse(listed.contains(complete), "the complete entry is not: " + listed);
             } finally {
@@ -148,14 +148,14 @@ class LedgerDatabaseRulesTest {
         Market.funded(buyer, "1.00");
         long wallet = walletOf(buyer);
         Instant expires = Instant.now().plusSeconds(600);
-        List<Ledger.HoldDraft> drafts = List.of(
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 300_000_000L, "leaves exactly 0.70", expires, 700_000_000L),
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 100_000_000L, "would leave 0.60 of 0.70", expires, 700_000_000L),
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 100_000_000L, "keeps nothing", expires));
+        List<SpotHolds.Draft> drafts = List.of(
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 300_000_000L, "leaves exactly 0.70", expires, 700_000_000L),
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 100_000_000L, "would leave 0.60 of 0.70", expires, 700_000_000L),
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 100_000_000L, "keeps nothing", expires));
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                boolean[] placed = Ledger.reserveAll(c, drafts);
+                boolean[] placed = SpotHolds.placeAll(c, drafts);
                 assertEquals(List.of(true, false, true), List.of(placed[0], placed[1], placed[2]));
                 try (PreparedStatement ps = c.prepareStatement("select held_nano_usd from ledger_accounts where id = ?")) {
                     ps.setLong(1, wallet);
@@ -180,15 +180,15 @@ class LedgerDatabaseRulesTest {
         long wallet = walletOf(buyer);
         long nanoUsd = 1_000_000_000L;
         Instant expires = Instant.now().plusSeconds(600);
-        List<Ledger.HoldDraft> drafts = List.of(
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 600_000_000L, "first", expires),
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 500_000_000L, "too big for what is left", expires),
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 400_000_000L, "exactly what is left", expires),
-                new Ledger.HoldDraft(UUID.randomUUID(), wallet, 1, "nothing left", expires));
+        List<SpotHolds.Draft> drafts = List.of(
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 600_000_000L, "first", expires),
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 500_000_000L, "too big for what is left", expires),
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 400_000_000L, "exactly what is left", expires),
+                new SpotHolds.Draft(UUID.randomUUID(), wallet, 1, "nothing left", expires));
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                boolean[] placed = Ledger.reserveAll(c, drafts);
+                boolean[] placed = SpotHolds.placeAll(c, drafts);
                 assertEquals(List.of(true, false, true, false), List.of(placed[0], placed[1], placed[2], placed[3]));
                 try (PreparedStatement ps = c.prepareStatement("select held_nano_usd from ledger_accounts where id = ?")) {
                     ps.setLong(1, wallet);
@@ -224,8 +224,8 @@ class LedgerDatabaseRulesTest {
         Market.funded(buyer, "1.00");
         long wallet = walletOf(buyer);
         UUID holdId = UUID.randomUUID();
-        Ledger.PlaceHolds placing = new Ledger.PlaceHolds(List.of(
-                new Ledger.HoldDraft(holdId, wallet, 600_000_000L, "placed, then undone", Instant.now().plusSeconds(600))));
+        SpotHolds.PlaceCommand placing = new SpotHolds.PlaceCommand(List.of(
+                new SpotHolds.Draft(holdId, wallet, 600_000_000L, "placed, then undone", Instant.now().plusSeconds(600))));
         OneRoundTrip.Command failing = new OneRoundTrip.Command() {
             @Override
             public String sql() {
@@ -259,7 +259,7 @@ class LedgerDatabaseRulesTest {
         }
         assertTrue(placing.placed()[0]);
         assertEquals("0.40", Market.balance(buyer).get("available"), "0.60 of 1.00 held");
-        assertTrue(ledger.voidHold(holdId));
+        assertTrue(spotHolds.release(holdId));
         assertEquals("1.00", Market.balance(buyer).get("available"));
     }
 
@@ -404,7 +404,7 @@ class LedgerDatabaseRulesTest {
     }
 
     /** The SQLState with which the database refuses {@code sql} (null when it accepts it), undoing only that statement. */
-    private static String sqlStateOf(Connection c, String sql) throws SQLException {
+    static String sqlStateOf(Connection c, String sql) throws SQLException {
         Savepoint before = c.setSavepoint();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.executeUpdate();

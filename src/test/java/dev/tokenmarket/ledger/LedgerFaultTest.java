@@ -62,7 +62,7 @@ class LedgerFaultTest {
     AgroalDataSource dataSource;
 
     @Inject
-    Ledger ledger;
+    SpotHolds spotHolds;
 
     @Inject
     LedgerAccounts accounts;
@@ -133,7 +133,7 @@ class LedgerFaultTest {
     /** A pending hold of 0.10 USD on the buyer's wallet, open for 10 minutes, as the gateway places before serving. */
     private UUID tenCentHold(Org buyer, String reference) {
         UUID holdId = UUID.randomUUID();
-        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, reference,
+        spotHolds.place(holdId, accounts.walletOf(UUID.fromString(buyer.id())), 100_000_000L, reference,
                 Duration.ofMinutes(10));
         return holdId;
     }

@@ -1,6 +1,6 @@
 package dev.tokenmarket.forwards.index;
 
-import dev.tokenmarket.ledger.Ledger;
+import dev.tokenmarket.ledger.SpotHolds;
 import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.ledger.UsageSettlement;
 import dev.tokenmarket.metering.UsageEvent;
@@ -60,7 +60,7 @@ class SpotIndexBenchmark {
     UsageSettlement settlement;
 
     @Inject
-    Ledger ledger;
+    SpotHolds spotHolds;
 
     @Inject
     LedgerAccounts accounts;
@@ -106,7 +106,7 @@ class SpotIndexBenchmark {
         }
         // The generations table refers to a hold; one serves them all (the first event captures it).
         UUID holdId = UUID.randomUUID();
-        ledger.placeHold(holdId, accounts.walletOf(UUID.fromString(buyers.getFirst().id())), 1_000_000, "index benchmark",
+        spotHolds.place(holdId, accounts.walletOf(UUID.fromString(buyers.getFirst().id())), 1_000_000, "index benchmark",
                 Duration.ofHours(1));
         for (int done = 0; done < generations; done += BATCH) {
             List<UsageEvent> events = new ArrayList<>(BATCH);
