@@ -8,7 +8,6 @@ import dev.tokenmarket.catalog.EndpointRequests.UpdateEndpoint;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
-import dev.tokenmarket.routing.SamplingParameter;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;

@@ -1,7 +1,6 @@
 package dev.tokenmarket.catalog;
 
 import dev.tokenmarket.platform.Money;
-import dev.tokenmarket.routing.SamplingParameter;
 
 import java.time.OffsetDateTime;
 import java.util.List;

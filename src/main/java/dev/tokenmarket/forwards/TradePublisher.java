@@ -3,7 +3,7 @@ package dev.tokenmarket.forwards;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.platform.KafkaSettings;
-import dev.tokenmarket.platform.KafkaTopics;
+import dev.tokenmarket.metering.KafkaTopics;
 import dev.tokenmarket.platform.Money;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;

@@ -7,7 +7,7 @@ import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.RoutingPreferences;
-import dev.tokenmarket.routing.SamplingParameter;
+import dev.tokenmarket.catalog.SamplingParameter;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -84,11 +84,11 @@ public class CompletionsResource {
         Caller caller = currentCaller.get();
         caller.require(Role.BUYER);
         CompletionCall call = CompletionCall.parse(body, chat);
-        SpotFlow.Order order = spotFlow.open(caller, call);
-        String id = GenerationIds.format(order.generationId());
+        SpotFlow.Purchase purchase = spotFlow.open(caller, call);
+        String id = GenerationIds.format(purchase.generationId());
         Span.current().setAttribute(GENERATION_ID_ATTRIBUTE, id);
         if (!call.stream()) {
-            SpotFlow.Completion completion = spotFlow.serve(order, TokenSink.NONE);
+            SpotFlow.Completion completion = spotFlow.serve(purchase, TokenSink.NONE);
             return Response.ok(CompletionPayloads.whole(header(id, call, completion.offer(), completion.createdEpochSeconds()), completion),
                             MediaType.APPLICATION_JSON_TYPE)
                     .header(GENERATION_ID_HEADER, id).build();
@@ -97,7 +97,7 @@ public class CompletionsResource {
         StreamingOutput stream = output -> {
             try (EventStream events = new EventStream(output, keepAliveTimer, keepAliveInterval.toMillis())) {
                 // Chunks name the endpoint serving at the time: a fallback before the first token changes it.
-                stream(order, () -> header(id, call, order.offer(), created), events);
+                stream(purchase, () -> header(id, call, purchase.offer(), created), events);
             }
         };
         return Response.ok(stream, MediaType.SERVER_SENT_EVENTS_TYPE)
@@ -113,7 +113,7 @@ public class CompletionsResource {
     }
 
     /** Streams the tokens as they come, then the finish reasons, the usage with its cost, and [DONE]. */
-    private void stream(SpotFlow.Order order, Supplier<CompletionPayloads.Header> header, EventStream events) {
+    private void stream(SpotFlow.Purchase purchase, Supplier<CompletionPayloads.Header> header, EventStream events) {
         Set<Integer> started = new HashSet<>();
         int[] textOffset = new int[CompletionCall.CHOICES_MAX];
         TokenSink sink = (index, text, token) -> {
@@ -125,7 +125,7 @@ public class CompletionsResource {
         };
         SpotFlow.Completion completion;
         try {
-            completion = spotFlow.serve(order, sink);
+            completion = spotFlow.serve(purchase, sink);
         } catch (MidStreamFailure e) {
             events.data(ErrorResponses.openAiError("upstream_failed", "api_error",
                     "The provider failed after the stream started: " + e.getMessage()

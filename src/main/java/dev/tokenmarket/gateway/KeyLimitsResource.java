@@ -3,11 +3,12 @@ package dev.tokenmarket.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenmarket.identity.Caller;
 import dev.tokenmarket.identity.CurrentCaller;
+import dev.tokenmarket.identity.Directory;
 import dev.tokenmarket.identity.Role;
+import dev.tokenmarket.metering.MeteredGenerations;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
-import io.agroal.api.AgroalDataSource;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -18,11 +19,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 
-import java.sql.Connection;
-import java.sql.Date;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
@@ -50,7 +46,10 @@ public class KeyLimitsResource {
     CurrentCaller currentCaller;
 
     @Inject
-    AgroalDataSource dataSource;
+    MeteredGenerations generations;
+
+    @Inject
+    Directory directory;
 
     @PUT
     @Path("/limits")
@@ -95,31 +94,15 @@ public class KeyLimitsResource {
             throw ApiException.invalid("from", "'from' must be on or before 'to', at most " + USAGE_DAYS_MAX + " days apart.");
         }
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
-                     select (created_at at time zone 'UTC')::date as day, model, count(*), sum(prompt_tokens),
-                            sum(completion_tokens), sum(cost_nano_usd)
-                     from generations
-                     where api_key_id = ? and created_at >= ?::date at time zone 'UTC'
-                       and created_at < (?::date + 1) at time zone 'UTC'
-                     group by 1, 2 order by 1, 2""")) {
-            ps.setObject(1, key);
-            ps.setDate(2, Date.valueOf(fromDay));
-            ps.setDate(3, Date.valueOf(toDay));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("day", rs.getDate(1).toLocalDate().toString());
-                    row.put("model", rs.getString(2));
-                    row.put("requests", rs.getLong(3));
-                    row.put("prompt_tokens", rs.getLong(4));
-                    row.put("completion_tokens", rs.getLong(5));
-                    row.put("spend", Money.formatUsd(rs.getLong(6)));
-                    rows.add(row);
-                }
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not read the usage of key " + key, e);
+        for (MeteredGenerations.DayUsage u : generations.usageOfKey(key, fromDay, toDay)) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("day", u.day().toString());
+            row.put("model", u.model());
+            row.put("requests", u.requests());
+            row.put("prompt_tokens", u.promptTokens());
+            row.put("completion_tokens", u.completionTokens());
+            row.put("spend", Money.formatUsd(u.costNanoUsd()));
+            rows.add(row);
         }
         return Map.of("key_id", key, "from", fromDay.toString(), "to", toDay.toString(), "data", rows);
     }
@@ -151,19 +134,10 @@ public class KeyLimitsResource {
         } catch (IllegalArgumentException e) {
             throw new ApiException(ErrorCode.NOT_FOUND, "No key " + keyId + ".");
         }
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("select org_id from api_keys where id = ?")) {
-            ps.setObject(1, key);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new ApiException(ErrorCode.NOT_FOUND, "No key " + keyId + ".");
-                }
-                if (!caller.has(Role.ADMIN) && !rs.getObject(1, UUID.class).equals(caller.orgId())) {
-                    throw new ApiException(ErrorCode.FORBIDDEN, "Key " + keyId + " belongs to another organization.");
-                }
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not read key " + keyId, e);
+        UUID owner = directory.ownerOfKey(key)
+                .orElseThrow(() -> new ApiException(ErrorCode.NOT_FOUND, "No key " + keyId + "."));
+        if (!caller.has(Role.ADMIN) && !owner.equals(caller.orgId())) {
+            throw new ApiException(ErrorCode.FORBIDDEN, "Key " + keyId + " belongs to another organization.");
         }
         return key;
     }

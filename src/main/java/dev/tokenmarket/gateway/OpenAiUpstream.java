@@ -9,7 +9,7 @@ import dev.tokenmarket.inference.ChatMessage;
 import dev.tokenmarket.inference.GeneratedToken;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.routing.Offer;
-import dev.tokenmarket.routing.SamplingParameter;
+import dev.tokenmarket.catalog.SamplingParameter;
 import io.vertx.core.Vertx;
 import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.annotation.PostConstruct;
@@ -32,7 +32,7 @@ import java.util.TreeMap;
  * when it reports none the text is counted with the reference tokenizer.
  */
 @ApplicationScoped
-public class OpenAiUpstream {
+public class OpenAiUpstream implements Backend {
 
     private static final Logger LOG = Logger.getLogger(OpenAiUpstream.class);
     /** Attempts of one request whose connections close without an answer (see sendAgainIfClosedUnanswered). */
@@ -40,6 +40,13 @@ public class OpenAiUpstream {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+    /** Upper bound of template and special tokens an upstream adds around a prompt. */
+    private static final int PROMPT_OVERHEAD_TOKENS = 64;
+
+    /** max_tokens assumed for an upstream request that does not set it, to size the hold. */
+    @ConfigProperty(name = "tokenmarket.gateway.upstream-max-tokens-default", defaultValue = "4096")
+    int maxTokensDefault;
 
     /** An upstream that has not answered with headers by then is treated as failed, and the next candidate tried. */
     @ConfigProperty(name = "tokenmarket.gateway.first-byte-timeout", defaultValue = "PT30S")
@@ -77,8 +84,21 @@ public class OpenAiUpstream {
         String finishReason;
     }
 
+    @Override
+    public String type() {
+        return "openai";
+    }
+
+    /** Sized without the upstream's tokenizer: every token of a byte-level BPE tokenizer covers at least one byte. */
+    @Override
+    public Budget budget(CompletionCall call, String promptText) {
+        return new Budget(promptText.getBytes(StandardCharsets.UTF_8).length + PROMPT_OVERHEAD_TOKENS,
+                call.maxTokens() != null ? call.maxTokens() : maxTokensDefault);
+    }
+
+    @Override
     @WithSpan("upstream call")
-    public Served serve(Offer offer, CompletionCall call, int maxTokens, TokenSink sink, long startedNanos)
+    public Served serve(Offer offer, CompletionCall call, String promptText, int maxTokens, TokenSink sink, long startedNanos)
             throws UpstreamFailure {
         UpstreamRequest request = request(offer, call, maxTokens);
         return call.stream() ? streamed(offer, call, request, sink, startedNanos) : whole(offer, call, request, startedNanos);

@@ -46,7 +46,7 @@ import java.util.function.Predicate;
  * holds back first ({@link #giveBackAll}). A shelf not asked for a second gives its holds back (voided); so
  * does a hold older than a minute, or a quarter of the hold TTL (it would leave its request too little of it).
  */
-final class PrePlacedHolds implements AutoCloseable {
+final class PrePlacedHolds implements Holding, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(PrePlacedHolds.class);
     private static final int BUSY_REQUESTS_PER_SECOND = 20;
@@ -87,6 +87,7 @@ final class PrePlacedHolds implements AutoCloseable {
     // wallet that was ever busy here, and dropping them safely would need a lock on the hot path.
     private final Map<Long, AtomicLong> preplacedByWallet = new ConcurrentHashMap<>();
     private final Queue<UUID> tooOldToHandOut = new ConcurrentLinkedQueue<>();
+    private final Holding own;
     private final Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer;
     private final Consumer<UUID> voider;
     private final Duration holdTtl;
@@ -96,10 +97,13 @@ final class PrePlacedHolds implements AutoCloseable {
     private volatile boolean closed;
 
     /**
+     * @param own    how a request without a ready hold gets one, and how a request's hold is given back
      * @param placer places a hold later (in a group commit) and answers whether it was placed
      * @param voider voids a pending hold now
      */
-    PrePlacedHolds(Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider, Duration holdTtl) {
+    PrePlacedHolds(Holding own, Function<SpotHolds.Draft, CompletableFuture<Boolean>> placer, Consumer<UUID> voider,
+                   Duration holdTtl) {
+        this.own = own;
         this.placer = placer;
         this.voider = voider;
         this.holdTtl = holdTtl;
@@ -129,6 +133,29 @@ final class PrePlacedHolds implements AutoCloseable {
     /** The size of the pre-placed holds that cover {@code amount}: the smallest power of two at least as large. */
     private static long sizeFor(long amountNanoUsd) {
         return amountNanoUsd <= 1 ? 1 : Long.highestOneBit(amountNanoUsd - 1) << 1;
+    }
+
+    /**
+     * A ready pre-placed hold when the wallet's shelf has one; else the request's own. Holds this replica
+     * pre-placed on the wallet must not be what refuses it: when its own is refused, they are given back and
+     * it tries once more.
+     */
+    @Override
+    public UUID hold(long wallet, long amountNanoUsd, UUID generationId) {
+        UUID ready = take(wallet, amountNanoUsd);
+        if (ready != null) {
+            return ready;
+        }
+        UUID placed = own.hold(wallet, amountNanoUsd, generationId);
+        if (placed == null && giveBackAll(wallet) > 0) {
+            placed = own.hold(wallet, amountNanoUsd, generationId);
+        }
+        return placed;
+    }
+
+    @Override
+    public void release(UUID holdId) {
+        own.release(holdId);
     }
 
     /**

@@ -1,6 +1,11 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.catalog.ReferenceModelNames;
+import dev.tokenmarket.inference.GeneratedToken;
+import dev.tokenmarket.inference.GenerationOptions;
+import dev.tokenmarket.inference.GenerationOutput;
+import dev.tokenmarket.inference.GenerationRequest;
+import dev.tokenmarket.inference.GenerationResult;
 import dev.tokenmarket.inference.InferenceException;
 import dev.tokenmarket.inference.LlamaModel;
 import dev.tokenmarket.inference.ModelConfig;
@@ -9,6 +14,7 @@ import dev.tokenmarket.inference.ReferenceEngine;
 import dev.tokenmarket.inference.Tokenizer;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
+import dev.tokenmarket.routing.Offer;
 import io.quarkus.runtime.Startup;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -19,6 +25,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -28,7 +35,7 @@ import java.util.List;
  */
 @Startup
 @ApplicationScoped
-public class ReferenceBackend implements ReferenceModelNames {
+public class ReferenceBackend implements Backend, ReferenceModelNames {
 
     private static final Logger LOG = Logger.getLogger(ReferenceBackend.class);
     /** The stories260K shape, used for the synthetic stand-in. */
@@ -169,6 +176,78 @@ public class ReferenceBackend implements ReferenceModelNames {
     @Override
     public int contextLength(String model) {
         return engine.contextLength();
+    }
+
+    @Override
+    public String type() {
+        return "reference";
+    }
+
+    /** Sized by the engine's own tokenizer and context: a request that cannot fit is refused before its hold. */
+    @Override
+    public Budget budget(CompletionCall call, String promptText) {
+        int promptTokens;
+        try {
+            promptTokens = engine.countTokens(promptText);
+        } catch (InferenceException e) {
+            throw toApiError(e);
+        }
+        int maxTokens = call.maxTokens() != null ? call.maxTokens() : engine.contextLength() - promptTokens;
+        if (promptTokens >= engine.contextLength() || promptTokens + maxTokens > engine.contextLength()) {
+            throw new ApiException(ErrorCode.CONTEXT_LENGTH_EXCEEDED, "This model's context is " + engine.contextLength()
+                    + " tokens; the prompt has " + promptTokens + " and max_tokens asks for " + maxTokens
+                    + ". Shorten the prompt or lower max_tokens.", call.maxTokens() != null ? "max_tokens" : "prompt");
+        }
+        return new Budget(promptTokens, maxTokens);
+    }
+
+    /**
+     * Runs the n choices on the engine one after the other, streaming each token to the sink; the prompt is
+     * billed once. A sink that refuses a token (the client left) stops the generation.
+     */
+    @Override
+    public Served serve(Offer offer, CompletionCall call, String promptText, int maxTokens, TokenSink sink, long startedNanos) {
+        long[] firstTokenNanos = {0};
+        boolean[] cancelled = {false};
+        List<Served.Choice> choices = new ArrayList<>();
+        int promptTokens = 0;
+        int completionTokens = 0;
+        GenerationOptions options = new GenerationOptions(call.presencePenalty(), call.frequencyPenalty(), call.logprobs(),
+                call.topLogprobs(), offer.backendTokensPerSecondMax());
+        for (int index = 0; index < call.n() && !cancelled[0]; index++) {
+            int choiceIndex = index;
+            // Each choice gets its own seed, else n choices of a seeded request would all be the same text.
+            Long seed = call.seed() == null ? null : call.seed() + index;
+            GenerationOutput output;
+            try {
+                output = engine.generate(
+                        new GenerationRequest(promptText, maxTokens, call.temperature(), call.topP(), call.topK(), seed, call.stop()),
+                        options,
+                        token -> {
+                            if (firstTokenNanos[0] == 0) {
+                                firstTokenNanos[0] = System.nanoTime() - startedNanos;
+                            }
+                            if (token.text().isEmpty() && !call.logprobs()) {
+                                return true;
+                            }
+                            if (!sink.accept(choiceIndex, token.text(), call.logprobs() && token.tokenId() >= 0 ? token : null)) {
+                                cancelled[0] = true;
+                                return false;
+                            }
+                            return true;
+                        });
+            } catch (InferenceException e) {
+                throw toApiError(e);
+            }
+            GenerationResult result = output.result();
+            promptTokens = result.promptTokens();
+            completionTokens += result.completionTokens();
+            List<GeneratedToken> tokens = call.logprobs()
+                    ? output.tokens().stream().filter(t -> t.tokenId() >= 0).toList() : List.of();
+            choices.add(new Served.Choice(index, result.text(), result.finishReason(), tokens));
+        }
+        long ttft = firstTokenNanos[0] == 0 ? System.nanoTime() - startedNanos : firstTokenNanos[0];
+        return new Served(choices, promptTokens, completionTokens, ttft, cancelled[0]);
     }
 
     /** Maps the engine's validation failures to API errors naming the field. */

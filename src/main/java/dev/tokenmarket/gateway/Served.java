@@ -1,6 +1,8 @@
 package dev.tokenmarket.gateway;
 
 import dev.tokenmarket.inference.GeneratedToken;
+import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.routing.Offer;
 
 import java.util.List;
 
@@ -28,5 +30,23 @@ public record Served(List<Choice> choices, int promptTokens, int completionToken
 
     public Served withTokens(int prompt, int completion) {
         return new Served(choices, prompt, completion, ttftNanos, cancelled);
+    }
+
+    /** What these tokens cost at the offer's prices. */
+    public long costNanoUsd(Offer offer) {
+        return Money.cost(promptTokens, offer.promptPriceNanoUsdPerMillionTokens(),
+                completionTokens, offer.completionPriceNanoUsdPerMillionTokens());
+    }
+
+    /** Keeps the tokens {@code holdNanoUsd} pays for, when an upstream reports more than its bound. */
+    public Served cappedAt(long holdNanoUsd, Offer offer) {
+        Served capped = this;
+        while (capped.completionTokens() > 0 && capped.costNanoUsd(offer) > holdNanoUsd) {
+            capped = capped.withTokens(capped.promptTokens(), capped.completionTokens() - 1);
+        }
+        while (capped.promptTokens() > 0 && capped.costNanoUsd(offer) > holdNanoUsd) {
+            capped = capped.withTokens(capped.promptTokens() - 1, capped.completionTokens());
+        }
+        return capped;
     }
 }

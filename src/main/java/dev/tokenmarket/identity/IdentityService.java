@@ -1,6 +1,5 @@
 package dev.tokenmarket.identity;
 
-import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -27,7 +26,7 @@ public class IdentityService {
     private static final int NAME_LENGTH_MAX = 200;
 
     @Inject
-    LedgerAccounts ledgerAccounts;
+    OrganizationAccounts accounts;
 
     @Inject
     ApiKeyService keys;
@@ -55,11 +54,9 @@ public class IdentityService {
         org.name = trimmedName;
         org.roles = roles.stream().map(Role::wireName).toArray(String[]::new);
         org.createdAt = OffsetDateTime.now();
-        // Flushed first: the ledger writes with plain JDBC in this transaction and references the row.
+        // Flushed first: the accounts are written with plain JDBC in this transaction and reference the row.
         org.persistAndFlush();
-        // Traders and providers trade forwards from a wallet too (orders hold on it, bonds and fees come from it).
-        ledgerAccounts.openAccountsFor(org.id, roles.contains(Role.BUYER) || roles.contains(Role.TRADER) || roles.contains(Role.PROVIDER),
-                roles.contains(Role.PROVIDER));
+        accounts.open(org.id, roles);
         return org;
     }
 

@@ -1,5 +1,7 @@
 package dev.tokenmarket.ledger;
 
+import dev.tokenmarket.metering.MeteredGenerations;
+import dev.tokenmarket.metering.UsageDeadLetters;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
@@ -15,9 +17,13 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 
 /**
@@ -36,6 +42,12 @@ public class FinanceReports {
 
     @Inject
     ConsumerLag consumerLag;
+
+    @Inject
+    MeteredGenerations meteredGenerations;
+
+    @Inject
+    UsageDeadLetters deadLetters;
 
     /** A ledger account with its stored totals, as finance sees it (the accounts list and the trial balance). */
     public record Account(long id, String code, UUID orgId, AccountKind kind, String type, String normalSide,
@@ -243,29 +255,71 @@ public class FinanceReports {
         }
     }
 
+    /**
+     * Per-party figures as they are added up: the parties of a group are visited in the order finance reads
+     * them (PostgreSQL's uuid order, which compares the bytes unsigned).
+     */
+    private static final class PartyTotals {
+        long metered;
+        long meteredNanoUsd;
+        long posted;
+        long postedNanoUsd;
+        long awaiting;
+        long deadLettered;
+        long mismatched;
+
+        void add(long meteredAmount, Long postedAmount, boolean wasPosted, boolean dead) {
+            metered++;
+            meteredNanoUsd += meteredAmount;
+            if (wasPosted) {
+                posted++;
+                if (postedAmount != null) {
+                    postedNanoUsd += postedAmount;
+                    if (postedAmount != meteredAmount) {
+                        mismatched++;
+                    }
+                }
+            } else if (!dead) {
+                awaiting++;
+            }
+            if (dead) {
+                deadLettered++;
+            }
+        }
+    }
+
+    private static final Comparator<UUID> UUID_ORDER = Comparator
+            .comparing(UUID::getMostSignificantBits, Long::compareUnsigned)
+            .thenComparing(UUID::getLeastSignificantBits, Long::compareUnsigned);
+
+    /** What a usage entry posted to the buyer's wallet (debit) and the provider's payable (credit); null when none. */
+    private record PostedUsage(Long walletDebitNanoUsd, Long payableCreditNanoUsd) {
+    }
+
     /*
-     * Metered usage is the generations table: the gateway writes a request's generation row, its usage
-     * outbox row and its hold's move to 'settling' in one transaction, so it is the ledger-independent
+     * Metered usage is metering's record of generations: the gateway writes a request's generation row, its
+     * usage outbox row and its hold's move to 'settling' in one transaction, so it is the ledger-independent
      * record of every event that must reach the ledger. A usage entry's id is its event (generation) id.
      */
-    private static final String USAGE_BY_PARTY = """
-            with g as (select id, buyer_org_id, provider_org_id, cost_nano_usd, fee_nano_usd
-                       from generations where created_at >= ? and created_at < ?),
-                 posted as (select p.entry_id,
-                                   sum(p.amount_nano_usd) filter (where a.kind = 'buyer_wallet') as wallet_debit,
-                                   -sum(p.amount_nano_usd) filter (where a.kind = 'provider_payable') as payable_credit
-                            from postings p join g on g.id = p.entry_id
-                            join ledger_accounts a on a.id = p.account_id
-                            group by p.entry_id),
-                 dead as (select distinct event_id from usage_dead_letters d join g on g.id = d.event_id)
-            select g.%1$s,
-                   count(*), sum(%2$s),
-                   count(posted.entry_id), coalesce(sum(posted.%3$s), 0),
-                   count(*) filter (where posted.entry_id is null and dead.event_id is null),
-                   count(dead.event_id),
-                   count(*) filter (where posted.entry_id is not null and posted.%3$s <> %2$s)
-            from g left join posted on posted.entry_id = g.id left join dead on dead.event_id = g.id
-            group by g.%1$s order by g.%1$s""";
+    private Map<UUID, PostedUsage> postedUsage(Connection c, List<UUID> entryIds) throws SQLException {
+        Map<UUID, PostedUsage> posted = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                select p.entry_id,
+                       (sum(p.amount_nano_usd) filter (where a.kind = 'buyer_wallet'))::bigint,
+                       (-sum(p.amount_nano_usd) filter (where a.kind = 'provider_payable'))::bigint
+                from postings p join ledger_accounts a on a.id = p.account_id
+                where p.entry_id = any(?)
+                group by p.entry_id""")) {
+            ps.setArray(1, c.createArrayOf("uuid", entryIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    posted.put(rs.getObject(1, UUID.class),
+                            new PostedUsage(rs.getObject(2, Long.class), rs.getObject(3, Long.class)));
+                }
+            }
+        }
+        return posted;
+    }
 
     /**
      * Reconciliation of [from, to): usage metered by the gateways against usage entries posted, per buyer
@@ -276,69 +330,97 @@ public class FinanceReports {
         report.put("from", from.toString());
         report.put("to", to.toString());
         try (Connection c = dataSource.getConnection()) {
-            List<PartyFigures> buyers = usageByParty(c, from, to, "buyer_org_id", "cost_nano_usd", "wallet_debit");
-            List<PartyFigures> providers = usageByParty(c, from, to, "provider_org_id",
-                    "(cost_nano_usd - fee_nano_usd)", "payable_credit");
-            long metered = 0;
-            long meteredNanoUsd = 0;
-            long posted = 0;
-            long postedNanoUsd = 0;
-            long awaiting = 0;
-            long dead = 0;
-            long mismatched = 0;
-            for (PartyFigures b : buyers) {
-                metered += b.metered;
-                meteredNanoUsd += b.meteredNanoUsd;
-                posted += b.posted;
-                postedNanoUsd += b.postedNanoUsd;
-                awaiting += b.awaiting;
-                dead += b.deadLettered;
-                mismatched += b.mismatched;
+            Map<UUID, PartyTotals> buyers = new TreeMap<>(UUID_ORDER);
+            Map<UUID, PartyTotals> providers = new TreeMap<>(UUID_ORDER);
+            SQLException[] failed = {null};
+            meteredGenerations.forEachChargeChunk(from, to, chunk -> {
+                if (failed[0] != null) {
+                    return;
+                }
+                List<UUID> ids = chunk.stream().map(MeteredGenerations.Charge::id).toList();
+                Map<UUID, PostedUsage> posted;
+                try {
+                    posted = postedUsage(c, ids);
+                } catch (SQLException e) {
+                    failed[0] = e;
+                    return;
+                }
+                Set<UUID> dead = deadLetters.deadLetteredAmong(ids);
+                for (MeteredGenerations.Charge g : chunk) {
+                    PostedUsage p = posted.get(g.id());
+                    boolean isDead = dead.contains(g.id());
+                    buyers.computeIfAbsent(g.buyerOrgId(), id -> new PartyTotals())
+                            .add(g.costNanoUsd(), p == null ? null : p.walletDebitNanoUsd(), p != null, isDead);
+                    providers.computeIfAbsent(g.providerOrgId(), id -> new PartyTotals())
+                            .add(g.costNanoUsd() - g.feeNanoUsd(), p == null ? null : p.payableCreditNanoUsd(), p != null, isDead);
+                }
+            });
+            if (failed[0] != null) {
+                throw failed[0];
+            }
+            PartyTotals all = new PartyTotals();
+            for (PartyTotals b : buyers.values()) {
+                all.metered += b.metered;
+                all.meteredNanoUsd += b.meteredNanoUsd;
+                all.posted += b.posted;
+                all.postedNanoUsd += b.postedNanoUsd;
+                all.awaiting += b.awaiting;
+                all.deadLettered += b.deadLettered;
+                all.mismatched += b.mismatched;
             }
             Map<String, Object> usage = new LinkedHashMap<>();
-            usage.put("events_metered", metered);
-            usage.put("cost_metered", Money.formatUsd(meteredNanoUsd));
-            usage.put("entries_posted", posted);
-            usage.put("cost_posted", Money.formatUsd(postedNanoUsd));
-            usage.put("awaiting_settlement", awaiting);
-            usage.put("dead_lettered", dead);
-            usage.put("amount_mismatches", mismatched);
-            usage.put("entries_without_metering", count(c, """
-                    select count(*) from journal_entries e
-                    where e.code = 'usage' and e.created_at >= ? and e.created_at < ?
-                      and not exists (select 1 from generations g where g.id = e.id)""", from, to));
+            usage.put("events_metered", all.metered);
+            usage.put("cost_metered", Money.formatUsd(all.meteredNanoUsd));
+            usage.put("entries_posted", all.posted);
+            usage.put("cost_posted", Money.formatUsd(all.postedNanoUsd));
+            usage.put("awaiting_settlement", all.awaiting);
+            usage.put("dead_lettered", all.deadLettered);
+            usage.put("amount_mismatches", all.mismatched);
+            usage.put("entries_without_metering", entriesWithoutMetering(c, from, to));
             report.put("usage", usage);
-            report.put("by_buyer", buyers.stream().map(b -> b.view("cost")).toList());
-            report.put("by_provider", providers.stream().map(p -> p.view("provider_share")).toList());
+            report.put("by_buyer", partyViews(buyers, "cost"));
+            report.put("by_provider", partyViews(providers, "provider_share"));
             report.put("reversals", reversals(c, from, to));
-            report.put("dead_letters", deadLetters(c, from, to));
+            report.put("dead_letters", deadLetters(from, to));
             report.put("holds", holds(c, from, to));
             Map<String, Object> outbox = new LinkedHashMap<>();
-            outbox.put("unpublished", count(c, "select count(*) from usage_outbox where published_at is null"));
+            outbox.put("unpublished", meteredGenerations.unpublished());
             report.put("outbox", outbox);
             ConsumerLag.Lag lag = consumerLag.measure();
             report.put("consumer_lag", lag.view());
-            report.put("reconciled", awaiting == 0 && dead == 0 && mismatched == 0);
+            report.put("reconciled", all.awaiting == 0 && all.deadLettered == 0 && all.mismatched == 0);
             return report;
         } catch (SQLException e) {
             throw new IllegalStateException("could not build the reconciliation report", e);
         }
     }
 
-    private static List<PartyFigures> usageByParty(Connection c, Instant from, Instant to, String party,
-                                                   String meteredAmount, String postedAmount) throws SQLException {
-        List<PartyFigures> result = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(USAGE_BY_PARTY.formatted(party, meteredAmount, postedAmount))) {
+    private static List<Map<String, Object>> partyViews(Map<UUID, PartyTotals> parties, String amountName) {
+        List<Map<String, Object>> views = new ArrayList<>();
+        parties.forEach((orgId, t) -> views.add(new PartyFigures(orgId, t.metered, t.meteredNanoUsd, t.posted,
+                t.postedNanoUsd, t.awaiting, t.deadLettered, t.mismatched).view(amountName)));
+        return views;
+    }
+
+    /** Usage entries posted in [from, to) whose event metering has no record of. */
+    private long entriesWithoutMetering(Connection c, Instant from, Instant to) throws SQLException {
+        List<UUID> entryIds = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                select id from journal_entries where code = 'usage' and created_at >= ? and created_at < ?""")) {
             ps.setTimestamp(1, Timestamp.from(from));
             ps.setTimestamp(2, Timestamp.from(to));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    result.add(new PartyFigures(rs.getObject(1, UUID.class), rs.getLong(2), rs.getLong(3),
-                            rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getLong(8)));
+                    entryIds.add(rs.getObject(1, UUID.class));
                 }
             }
         }
-        return result;
+        long unmetered = 0;
+        for (int i = 0; i < entryIds.size(); i += MeteredGenerations.CHUNK_ROWS_MAX) {
+            List<UUID> chunk = entryIds.subList(i, Math.min(entryIds.size(), i + MeteredGenerations.CHUNK_ROWS_MAX));
+            unmetered += chunk.size() - meteredGenerations.meteredAmong(chunk).size();
+        }
+        return unmetered;
     }
 
     private static Map<String, Object> reversals(Connection c, Instant from, Instant to) throws SQLException {
@@ -358,27 +440,18 @@ public class FinanceReports {
         }
     }
 
-    private static Map<String, Object> deadLetters(Connection c, Instant from, Instant to) throws SQLException {
+    private Map<String, Object> deadLetters(Instant from, Instant to) {
         Map<String, Object> view = new LinkedHashMap<>();
-        view.put("count", count(c, "select count(*) from usage_dead_letters where created_at >= ? and created_at < ?", from, to));
+        view.put("count", deadLetters.countIn(from, to));
         List<Map<String, Object>> listed = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("""
-                select id, event_id, source_topic, source_partition, source_offset, reason, created_at
-                from usage_dead_letters where created_at >= ? and created_at < ? order by id limit ?""")) {
-            ps.setTimestamp(1, Timestamp.from(from));
-            ps.setTimestamp(2, Timestamp.from(to));
-            ps.setInt(3, DEAD_LETTERS_LISTED_MAX);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("id", rs.getLong(1));
-                    row.put("event_id", rs.getString(2));
-                    row.put("source", rs.getString(3) + "-" + rs.getInt(4) + "@" + rs.getLong(5));
-                    row.put("reason", rs.getString(6));
-                    row.put("created_at", rs.getTimestamp(7).toInstant().toString());
-                    listed.add(row);
-                }
-            }
+        for (UsageDeadLetters.Recorded d : deadLetters.firstIn(from, to, DEAD_LETTERS_LISTED_MAX)) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("id", d.id());
+            row.put("event_id", d.eventId());
+            row.put("source", d.sourceTopic() + "-" + d.sourcePartition() + "@" + d.sourceOffset());
+            row.put("reason", d.reason());
+            row.put("created_at", d.createdAt().toString());
+            listed.add(row);
         }
         view.put("first", listed);
         return view;

@@ -2,11 +2,11 @@ package dev.tokenmarket.ledger;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenmarket.metering.UsageDeadLetters;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.platform.ProcessRole;
-import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -29,9 +29,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -63,7 +60,7 @@ public class LedgerConsumer {
     UsageSettlement settlement;
 
     @Inject
-    AgroalDataSource dataSource;
+    UsageDeadLetters deadLetterStore;
 
     @Inject
     SettlementPause pause;
@@ -289,23 +286,8 @@ public class LedgerConsumer {
 
     /** Records dead letters in PostgreSQL (for finance's reports) and on the dead-letter topic, before offsets move on. */
     private void publishDeadLetters(List<DeadLetter> dead) {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
-                     insert into usage_dead_letters (event_id, source_topic, source_partition, source_offset, reason, payload)
-                     values (?::uuid, ?, ?, ?, ?, ?) on conflict do nothing""")) {
-            for (DeadLetter d : dead) {
-                ps.setString(1, d.eventId);
-                ps.setString(2, d.source.topic());
-                ps.setInt(3, d.source.partition());
-                ps.setLong(4, d.source.offset());
-                ps.setString(5, d.reason);
-                ps.setString(6, d.payload());
-                ps.addBatch();
-            }
-            ps.executeBatch();
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not record dead letters", e);
-        }
+        deadLetterStore.record(dead.stream().map(d -> new UsageDeadLetters.DeadLetter(d.eventId, d.source.topic(),
+                d.source.partition(), d.source.offset(), d.reason, d.payload())).toList());
         List<java.util.concurrent.Future<?>> sends = new ArrayList<>();
         for (DeadLetter d : dead) {
             ObjectNode value = JSON.createObjectNode();

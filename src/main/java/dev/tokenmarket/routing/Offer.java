@@ -1,5 +1,7 @@
 package dev.tokenmarket.routing;
 
+import dev.tokenmarket.catalog.SamplingParameter;
+
 import java.util.UUID;
 
 /**

@@ -1,18 +1,15 @@
 package dev.tokenmarket.routing;
 
 import dev.tokenmarket.catalog.CatalogChanges;
+import dev.tokenmarket.catalog.Listings;
+import dev.tokenmarket.catalog.SamplingParameter;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
-import io.agroal.api.AgroalDataSource;
 import io.opentelemetry.instrumentation.annotations.WithSpan;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -37,7 +34,7 @@ public class Router {
     private static final long SNAPSHOT_AGE_NANOS_MAX = 2_000_000_000L;
 
     @Inject
-    AgroalDataSource dataSource;
+    Listings listings;
 
     @Inject
     CatalogChanges changes;
@@ -399,26 +396,14 @@ public class Router {
 
     private Snapshot load(long version) {
         Map<String, List<Offer>> byModel = new HashMap<>();
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("""
-                     select e.id, e.provider_org_id, o.name, e.model, e.hardware, e.hardware_class, e.region,
-                            e.prompt_price_nano_usd_per_mtok, e.completion_price_nano_usd_per_mtok, e.price_version,
-                            e.declared_throughput_tps, e.declared_ttft_ms, e.capacity_tokens_per_minute,
-                            e.capacity_max_concurrency, e.backend_type, e.backend_url, e.backend_api_key, e.backend_model,
-                            coalesce(e.backend_max_tokens_per_second, 0), e.backend_parameters
-                     from endpoints e join organizations o on o.id = e.provider_org_id
-                     where e.status = 'active'""");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                Offer offer = new Offer(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
-                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getLong(8), rs.getLong(9),
-                        rs.getInt(10), rs.getInt(11), rs.getInt(12), rs.getInt(13), rs.getInt(14), rs.getString(15),
-                        rs.getString(16), rs.getString(17), rs.getString(18), rs.getInt(19),
-                        SamplingParameter.supportedBy(rs.getString(15), rs.getArray(20)));
-                byModel.computeIfAbsent(offer.model(), m -> new ArrayList<>()).add(offer);
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not read the catalog", e);
+        for (Listings.Listing l : listings.active()) {
+            Offer offer = new Offer(l.endpointId(), l.providerOrgId(), l.providerName(), l.model(), l.hardware(),
+                    l.hardwareClass(), l.region(), l.promptPriceNanoUsdPerMillionTokens(),
+                    l.completionPriceNanoUsdPerMillionTokens(), l.priceVersion(), l.declaredThroughputTps(),
+                    l.declaredTtftMs(), l.capacityTokensPerMinute(), l.capacityMaxConcurrency(), l.backendType(),
+                    l.backendUrl(), l.backendApiKeyEncrypted(), l.backendModel(), l.backendTokensPerSecondMax(),
+                    l.supportedParameters());
+            byModel.computeIfAbsent(offer.model(), m -> new ArrayList<>()).add(offer);
         }
         return book(version, byModel);
     }

@@ -1,5 +1,6 @@
 package dev.tokenmarket.routing;
 
+import dev.tokenmarket.catalog.SamplingParameter;
 import dev.tokenmarket.platform.error.ApiException;
 import org.junit.jupiter.api.Test;
 

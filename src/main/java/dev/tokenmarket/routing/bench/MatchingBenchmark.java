@@ -3,7 +3,7 @@ package dev.tokenmarket.routing.bench;
 import dev.tokenmarket.routing.Offer;
 import dev.tokenmarket.routing.Router;
 import dev.tokenmarket.routing.RoutingPreferences;
-import dev.tokenmarket.routing.SamplingParameter;
+import dev.tokenmarket.catalog.SamplingParameter;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
-package dev.tokenmarket.platform;
+package dev.tokenmarket.metering;
 
-import dev.tokenmarket.metering.UsageEvent;
+import dev.tokenmarket.platform.KafkaSettings;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.inject.spi.ObserverMethod;
 import jakarta.annotation.PostConstruct;

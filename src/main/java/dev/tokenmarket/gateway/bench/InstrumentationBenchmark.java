@@ -1,4 +1,4 @@
-package dev.tokenmarket.platform.metrics.bench;
+package dev.tokenmarket.gateway.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenmarket.gateway.CompletionsResource;
@@ -6,7 +6,7 @@ import dev.tokenmarket.gateway.GatewayMetrics;
 import dev.tokenmarket.ledger.LedgerMetrics;
 import dev.tokenmarket.platform.metrics.HttpRequestMetrics;
 import dev.tokenmarket.routing.Offer;
-import dev.tokenmarket.routing.SamplingParameter;
+import dev.tokenmarket.catalog.SamplingParameter;
 import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.opentelemetry.api.OpenTelemetry;

@@ -1,4 +1,4 @@
-package dev.tokenmarket.routing;
+package dev.tokenmarket.catalog;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
-package dev.tokenmarket.platform;
+package dev.tokenmarket.identity;
 
-import dev.tokenmarket.identity.IdentityService;
+import dev.tokenmarket.platform.ProcessRole;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
