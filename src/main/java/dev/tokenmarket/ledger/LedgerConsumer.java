@@ -18,7 +18,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -87,11 +86,7 @@ public class LedgerConsumer {
             LOG.info("ledger consumer disabled by configuration");
             return;
         }
-        deadLetters = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000),
+        deadLetters = new KafkaProducer<>(kafka.reliableProducer(Duration.ofMinutes(2)),
                 new StringSerializer(), new StringSerializer());
         for (int i = 0; i < threads; i++) {
             Worker worker = new Worker(i);

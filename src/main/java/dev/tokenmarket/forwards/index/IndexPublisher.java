@@ -16,13 +16,13 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -89,19 +89,13 @@ public class IndexPublisher {
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("Kafka did not create topic " + TOPIC + " within 30 s", e);
         }
-        producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000,
-                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000,
-                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000),
+        producer = new KafkaProducer<>(kafka.reliableProducer(Duration.ofSeconds(10)),
                 new StringSerializer(), new StringSerializer());
     }
 
     void stop(@Observes ShutdownEvent event) {
         if (producer != null) {
-            producer.close(java.time.Duration.ofSeconds(2));
+            producer.close(Duration.ofSeconds(2));
         }
     }
 
