@@ -15,6 +15,7 @@ import dev.tokenmarket.inference.Tokenizer;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
 import dev.tokenmarket.routing.Offer;
+import io.opentelemetry.instrumentation.annotations.WithSpan;
 import io.quarkus.runtime.Startup;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -206,6 +207,7 @@ public class ReferenceBackend implements Backend, ReferenceModelNames {
      * billed once. A sink that refuses a token (the client left) stops the generation.
      */
     @Override
+    @WithSpan("reference engine")
     public Served serve(Offer offer, CompletionCall call, String promptText, int maxTokens, TokenSink sink, long startedNanos) {
         long[] firstTokenNanos = {0};
         boolean[] cancelled = {false};

@@ -5,6 +5,7 @@ import dev.tokenmarket.ledger.LedgerAccounts;
 import dev.tokenmarket.metering.InsertGenerations;
 import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.platform.Money;
+import dev.tokenmarket.platform.TraceParents;
 import dev.tokenmarket.platform.TimeOrderedIds;
 import dev.tokenmarket.platform.error.ApiException;
 import dev.tokenmarket.platform.error.ErrorCode;
@@ -267,7 +268,7 @@ public class SpotFlow {
         // The generation row, the hold's move to settling, the key's usage and the outbox row commit together
         // (with those of other requests finishing at the same time).
         writes.meter(new SpotWrites.Metering(new InsertGenerations.Row(event, purchase.call.stream(), served.cancelled()),
-                purchase.admission, tokens));
+                purchase.admission, tokens, TraceParents.current()));
         metrics.metered(offer, served.promptTokens(), served.completionTokens(), cost, fee);
         purchase.holdId = null;
         purchase.admission = null;

@@ -43,7 +43,8 @@ class SpotWrites {
     }
 
     /** A finished request: its generation row, and what its key's limits reserved against what it used. */
-    record Metering(InsertGenerations.Row generation, KeyLimits.Admission admission, int tokens) implements Write {
+    /** @param traceParent the request's {@link dev.tokenmarket.platform.TraceParents#current() traceparent}, or null */
+    record Metering(InsertGenerations.Row generation, KeyLimits.Admission admission, int tokens, String traceParent) implements Write {
     }
 
     // Holds and meterings share one writer: at a few hundred requests per second a group holds only a
@@ -100,7 +101,7 @@ class SpotWrites {
             commands.add(settling);
             commands.addAll(KeyLimits.corrections(meterings.stream()
                     .map(m -> new KeyLimits.Correction(m.admission(), m.tokens(), m.generation().event().costNanoUsd())).toList()));
-            commands.add(new UsageOutbox.InsertEvents(events));
+            commands.add(new UsageOutbox.InsertEvents(events, meterings.stream().map(Metering::traceParent).toList()));
         }
         return new GroupCommit.Batch<>(commands, () -> {
             for (UsageEvent e : events) {

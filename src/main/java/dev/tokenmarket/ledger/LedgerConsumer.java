@@ -7,6 +7,11 @@ import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.platform.ProcessRole;
+import dev.tokenmarket.platform.TraceParents;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -21,6 +26,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -52,12 +58,17 @@ public class LedgerConsumer {
     public static final String GROUP_ID = "tokenmarket-ledger";
     private static final long BACKOFF_MS_MAX = 5_000;
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** How many events a batch span covers (its links stand for at most 128 of them). */
+    private static final AttributeKey<Long> EVENTS = AttributeKey.longKey("tokenmarket.events");
 
     @Inject
     KafkaSettings kafka;
 
     @Inject
     UsageSettlement settlement;
+
+    @Inject
+    Tracer tracer;
 
     @Inject
     UsageDeadLetters deadLetterStore;
@@ -247,7 +258,19 @@ public class LedgerConsumer {
                 dead.add(new DeadLetter(record, null, "unparseable: " + e.getMessage()));
             }
         }
-        UsageSettlement.Outcome outcome = settlement.settle(events, canonicalJson);
+        List<String> traceParents = new ArrayList<>(records.count());
+        for (ConsumerRecord<String, byte[]> record : records) {
+            Header traceParent = record.headers().lastHeader(TraceParents.HEADER);
+            traceParents.add(traceParent == null ? null : new String(traceParent.value(), StandardCharsets.US_ASCII));
+        }
+        Span span = TraceParents.linkAll(tracer.spanBuilder("settle usage batch"), traceParents)
+                .setAttribute(EVENTS, (long) records.count()).startSpan();
+        UsageSettlement.Outcome outcome;
+        try (Scope ignored = span.makeCurrent()) {
+            outcome = settlement.settle(events, canonicalJson);
+        } finally {
+            span.end();
+        }
         for (UsageSettlement.Rejected rejected : outcome.rejected()) {
             dead.add(new DeadLetter(sources.get(rejected.event()), rejected.event().eventId().toString(), rejected.reason()));
         }

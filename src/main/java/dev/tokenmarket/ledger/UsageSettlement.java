@@ -4,7 +4,6 @@ import dev.tokenmarket.metering.UsageEvent;
 import dev.tokenmarket.metering.UsageEventCodec;
 import dev.tokenmarket.platform.Money;
 import io.agroal.api.AgroalDataSource;
-import io.opentelemetry.instrumentation.annotations.WithSpan;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -55,7 +54,6 @@ public class UsageSettlement {
      * ones. {@code canonicalJson} has, for each event, the bytes it came in when those are exactly its
      * {@link UsageEventCodec#toJson canonical form} (the entry keeps their digest), or null to encode it.
      */
-    @WithSpan("settle usage batch")
     public Outcome settle(List<UsageEvent> events, List<byte[]> canonicalJson) {
         List<Rejected> rejected = new ArrayList<>();
         Map<UUID, Prepared> prepared = LinkedHashMap.newLinkedHashMap(events.size());

@@ -2,6 +2,12 @@ package dev.tokenmarket.metering;
 
 import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.platform.ProcessRole;
+import dev.tokenmarket.platform.TraceParents;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
@@ -20,6 +26,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -46,6 +53,7 @@ public class OutboxRelay {
     private static final Logger LOG = Logger.getLogger(OutboxRelay.class);
     private static final int BATCH_SIZE_MAX = 1_000;
     /** The advisory lock the relaying process holds for the length of a batch's transaction. */
+    private static final AttributeKey<Long> EVENTS = AttributeKey.longKey("tokenmarket.events");
     private static final long RELAY_LOCK = 0x746d_6f75_7462_6f78L;
     private static final long IDLE_WAIT_MS = 200;
     /** How long a woken relay waits for more events before publishing (a delay for settlement, not for requests). */
@@ -66,6 +74,9 @@ public class OutboxRelay {
 
     @Inject
     ProcessRole role;
+
+    @Inject
+    Tracer tracer;
 
     private final Semaphore wakeUp = new Semaphore(0);
     private volatile boolean running;
@@ -160,7 +171,7 @@ public class OutboxRelay {
     }
 
     /** A waiting event taken from the outbox. */
-    private record Row(UUID eventId, UUID buyerOrgId, byte[] payload) {
+    private record Row(UUID eventId, UUID buyerOrgId, byte[] payload, String traceParent) {
     }
 
     /** Kafka did not acknowledge every event of a batch: the transaction that took them rolls back. */
@@ -215,33 +226,45 @@ public class OutboxRelay {
             try (PreparedStatement ps = c.prepareStatement("""
                     delete from usage_outbox where ctid = any(array(
                         select ctid from usage_outbox where published_at is null order by created_at limit ?))
-                    returning event_id, buyer_org_id, payload""")) {
+                    returning event_id, buyer_org_id, payload, trace_parent""")) {
                 ps.setInt(1, BATCH_SIZE_MAX);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         // The text as PostgreSQL sent it (UTF-8): the encoder's bytes, without a String between.
-                        rows.add(new Row(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getBytes(3)));
+                        rows.add(new Row(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getBytes(3),
+                                rs.getString(4)));
                     }
                 }
             }
             if (rows.isEmpty()) {
                 return 0;
             }
-            List<Future<RecordMetadata>> sends = new ArrayList<>(rows.size());
-            for (Row row : rows) {
-                sends.add(producer.send(new ProducerRecord<>(UsageEvent.TOPIC, row.buyerOrgId.toString(), row.payload)));
-            }
-            producer.flush();
-            for (int i = 0; i < rows.size(); i++) {
-                try {
-                    sends.get(i).get(SEND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                } catch (ExecutionException | TimeoutException e) {
-                    throw new NotAcknowledged("Kafka did not acknowledge usage event " + rows.get(i).eventId
-                            + " (" + e.getMessage() + "): its batch of " + rows.size() + " waits in the outbox", e);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new NotAcknowledged("interrupted while Kafka acknowledged usage events", e);
+            Span span = TraceParents.linkAll(tracer.spanBuilder("relay usage events"),
+                    rows.stream().map(Row::traceParent).toList()).setAttribute(EVENTS, (long) rows.size()).startSpan();
+            try (Scope ignored = span.makeCurrent()) {
+                List<Future<RecordMetadata>> sends = new ArrayList<>(rows.size());
+                for (Row row : rows) {
+                    ProducerRecord<String, byte[]> record = new ProducerRecord<>(UsageEvent.TOPIC, row.buyerOrgId.toString(), row.payload);
+                    if (row.traceParent != null) {
+                        record.headers().add(TraceParents.HEADER, row.traceParent.getBytes(StandardCharsets.US_ASCII));
+                    }
+                    sends.add(producer.send(record));
                 }
+                producer.flush();
+                for (int i = 0; i < rows.size(); i++) {
+                    try {
+                        sends.get(i).get(SEND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                    } catch (ExecutionException | TimeoutException e) {
+                        span.setStatus(StatusCode.ERROR, "not acknowledged");
+                        throw new NotAcknowledged("Kafka did not acknowledge usage event " + rows.get(i).eventId
+                                + " (" + e.getMessage() + "): its batch of " + rows.size() + " waits in the outbox", e);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new NotAcknowledged("interrupted while Kafka acknowledged usage events", e);
+                    }
+                }
+            } finally {
+                span.end();
             }
             return rows.size();
         }

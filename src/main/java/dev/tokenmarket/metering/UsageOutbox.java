@@ -1,6 +1,7 @@
 package dev.tokenmarket.metering;
 
 import dev.tokenmarket.platform.OneRoundTrip;
+import dev.tokenmarket.platform.TraceParents;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -34,7 +35,7 @@ public class UsageOutbox {
 
     /** Records the event on {@code c} in the caller's transaction; call {@link #committed()} after the commit. */
     public static void insert(Connection c, UsageEvent event) throws SQLException {
-        OneRoundTrip.run(c, List.of(new InsertEvents(List.of(event))));
+        OneRoundTrip.run(c, List.of(new InsertEvents(List.of(event), java.util.Collections.singletonList(TraceParents.current()))));
     }
 
     /**
@@ -43,17 +44,28 @@ public class UsageOutbox {
      */
     public static final class InsertEvents implements OneRoundTrip.Command {
         private final List<UsageEvent> events;
+        private final List<String> traceParents;
 
-        public InsertEvents(List<UsageEvent> events) {
+        /** @param traceParents each event's request's {@link TraceParents#current() traceparent}, or null */
+        public InsertEvents(List<UsageEvent> events, List<String> traceParents) {
+            if (traceParents.size() != events.size()) {
+                throw new IllegalArgumentException(events.size() + " events but " + traceParents.size() + " trace parents");
+            }
             this.events = events;
+            this.traceParents = traceParents;
+        }
+
+        /** Events recorded outside any request's trace. */
+        public InsertEvents(List<UsageEvent> events) {
+            this(events, java.util.Collections.nCopies(events.size(), null));
         }
 
         @Override
         public String sql() {
             return """
-                    insert into usage_outbox (event_id, buyer_org_id, payload)
-                    select e.event_id, e.buyer_org_id, e.payload
-                    from unnest(?::uuid[], ?::uuid[], ?::text[]) as e (event_id, buyer_org_id, payload)""";
+                    insert into usage_outbox (event_id, buyer_org_id, payload, trace_parent)
+                    select e.event_id, e.buyer_org_id, e.payload, e.trace_parent
+                    from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[]) as e (event_id, buyer_org_id, payload, trace_parent)""";
         }
 
         @Override
@@ -61,7 +73,8 @@ public class UsageOutbox {
             ps.setArray(first, c.createArrayOf("uuid", events.stream().map(UsageEvent::eventId).toArray()));
             ps.setArray(first + 1, c.createArrayOf("uuid", events.stream().map(UsageEvent::buyerOrgId).toArray()));
             ps.setArray(first + 2, c.createArrayOf("text", events.stream().map(UsageEventCodec::toJson).toArray()));
-            return 3;
+            ps.setArray(first + 3, c.createArrayOf("text", traceParents.toArray()));
+            return 4;
         }
     }
 
