@@ -320,9 +320,14 @@ final class BookEngine {
             }
             return;
         }
+        int newOrders = 0;
         for (OrderState o : batch.touched.values()) {
+            if (o.isNew) {
+                newOrders++;
+            }
             o.isNew = false;
         }
+        ForwardMetrics.committed(newOrders, batch.trades.size(), batch.trades.stream().mapToLong(TradeRow::quantity).sum());
         for (Runnable answer : batch.answers) {
             answer.run();
         }

@@ -25,6 +25,10 @@ public interface ForwardsConfig {
     @WithDefault("30s")
     String scheduleInterval();
 
+    /** How often settlement processes re-read the open interest and resting orders the metrics show. */
+    @WithDefault("5s")
+    String metricsInterval();
+
     /** How long a process owns an instrument's book without renewing its lease. */
     @WithDefault("PT10S")
     Duration leaseTtl();

@@ -2,18 +2,22 @@ package dev.tokenmarket.forwards;
 
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.Market.Org;
+import dev.tokenmarket.testing.PrometheusText;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
+import java.net.URL;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +28,7 @@ import static dev.tokenmarket.forwards.Forwards.placed;
 import static dev.tokenmarket.forwards.Forwards.with;
 import static dev.tokenmarket.testing.Market.ADMIN_KEY;
 import static dev.tokenmarket.testing.Market.as;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,6 +46,10 @@ class ForwardOrdersTest {
 
     @Inject
     Products products;
+
+    /** The management interface's root is /q, so this is its /q/metrics. */
+    @TestHTTPResource(value = "/metrics", management = true)
+    URL metrics;
 
     long journalLines(String symbol) throws SQLException {
         try (Connection c = dataSource.getConnection();
@@ -240,5 +249,34 @@ class ForwardOrdersTest {
                 .body("reason", equalTo("trading_stopped")).body("open_quantity", equalTo(0));
         as(a.key()).get("/api/forwards/instruments/" + symbol).then().body("state", equalTo("delivering"));
         place(a, order(symbol, "buy", 1, "4.00")).then().statusCode(409).body("code", equalTo("instrument_not_trading"));
+    }
+
+    @Test
+    void shouldCountOrdersFillsOpenInterestAndRestingOrdersInTheMetrics() {
+        // Proves the forward market's counters move by exactly what the orders did, and the per-product gauges
+        // show the contracts open and the orders resting once they are refreshed.
+        String product = Forwards.product();
+        String symbol = Forwards.hourlyInstrument(product);
+        Org seller = Forwards.funded("metered seller", "provider");
+        Org buyer = Forwards.funded("metered buyer", "trader");
+        String before = PrometheusText.scrape(metrics);
+        placed(seller, order(symbol, "sell", 3, "10.50"));
+        placed(seller, order(symbol, "sell", 2, "10.60"));
+        // Takes the 3 at 10.50 and the 2 at 10.60 in two fills, and rests its last 1 at 10.60.
+        place(buyer, order(symbol, "buy", 6, "10.60")).then().statusCode(201);
+        String after = PrometheusText.scrape(metrics);
+        assertEquals(3, delta(before, after, "tokenmarket_forward_orders_total"));
+        assertEquals(2, delta(before, after, "tokenmarket_forward_fills_total"));
+        assertEquals(5, delta(before, after, "tokenmarket_forward_filled_contracts_total"));
+        String labels = "product=\"" + product + "\"";
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            String gauges = PrometheusText.scrape(metrics);
+            assertEquals(5, PrometheusText.value(gauges, "tokenmarket_forward_open_interest_contracts", labels));
+            assertEquals(1, PrometheusText.value(gauges, "tokenmarket_forward_resting_orders", labels));
+        });
+    }
+
+    private static double delta(String before, String after, String name) {
+        return PrometheusText.value(after, name, "") - PrometheusText.value(before, name, "");
     }
 }

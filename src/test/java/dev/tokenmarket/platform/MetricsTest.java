@@ -1,6 +1,7 @@
 package dev.tokenmarket.platform;
 
 import dev.tokenmarket.testing.Market;
+import dev.tokenmarket.testing.PrometheusText;
 import dev.tokenmarket.testing.Market.Org;
 import dev.tokenmarket.testing.TokenmarketInfrastructure;
 import io.quarkus.test.common.WithTestResource;
@@ -15,8 +16,6 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.net.URL;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static dev.tokenmarket.testing.Market.as;
 import static dev.tokenmarket.testing.Market.usd;
@@ -30,8 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @WithTestResource(TokenmarketInfrastructure.class)
 class MetricsTest {
 
-    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{.*})? (\\S+)$");
-    private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4";
 
     /** The management interface's root is /q, so this is its /q/metrics. */
     @TestHTTPResource(value = "/metrics", management = true)
@@ -114,40 +111,23 @@ class MetricsTest {
     @Test
     void shouldServeThePrometheusTextFormatOnTheManagementPortOnly() {
         // Proves a Prometheus server can scrape the endpoint, and that the public port does not expose it.
-        String body = RestAssured.given().header("Accept", PROMETHEUS_TEXT).get(metrics).then().statusCode(200)
-                .contentType(startsWith(PROMETHEUS_TEXT))
+        String body = RestAssured.given().header("Accept", PrometheusText.CONTENT_TYPE).get(metrics).then().statusCode(200)
+                .contentType(startsWith(PrometheusText.CONTENT_TYPE))
                 .body(containsString("# TYPE tokenmarket_holds_placed_total counter"))
                 .body(containsString("# TYPE tokenmarket_outbox_backlog_events gauge"))
                 .extract().asString();
         for (String line : body.split("\n")) {
-            assertTrue(line.startsWith("#") || SAMPLE.matcher(line).matches(), "not a Prometheus sample line: " + line);
+            assertTrue(line.startsWith("#") || PrometheusText.SAMPLE.matcher(line).matches(), "not a Prometheus sample line: " + line);
         }
         assertTrue(value(body, "tokenmarket_outbox_oldest_age_seconds", "") >= 0);
         RestAssured.given().get("/q/metrics").then().statusCode(404);
     }
 
     private String scrape() {
-        return RestAssured.given().header("Accept", PROMETHEUS_TEXT).get(metrics).then().statusCode(200).extract().asString();
+        return PrometheusText.scrape(metrics);
     }
 
-    /**
-     * The value of the sample {@code name} whose labels are exactly {@code labels} (in the exporter's order,
-     * without the trailing comma the text format may add); 0 when there is none yet, as for a counter never moved.
-     */
     private static double value(String scrape, String name, String labels) {
-        for (String line : scrape.split("\n")) {
-            Matcher m = SAMPLE.matcher(line);
-            if (!m.matches() || !m.group(1).equals(name)) {
-                continue;
-            }
-            String found = m.group(2) == null ? "" : m.group(2).substring(1, m.group(2).length() - 1);
-            if (found.endsWith(",")) {
-                found = found.substring(0, found.length() - 1);
-            }
-            if (found.equals(labels)) {
-                return Double.parseDouble(m.group(3));
-            }
-        }
-        return 0;
+        return PrometheusText.value(scrape, name, labels);
     }
 }
