@@ -2,8 +2,9 @@ package dev.tokenmarket.forwards;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.metering.KafkaTopics;
+import dev.tokenmarket.platform.ClusterExclusive;
+import dev.tokenmarket.platform.KafkaSettings;
 import dev.tokenmarket.platform.Money;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;
@@ -46,6 +47,9 @@ public class TradePublisher {
     private static final int SENDS_PER_RUN_MAX = 5_000;
 
     @Inject
+    ClusterExclusive exclusive;
+
+    @Inject
     AgroalDataSource dataSource;
 
     @Inject
@@ -78,7 +82,8 @@ public class TradePublisher {
     @Scheduled(every = "${tokenmarket.forwards.publish-interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void run() {
         try {
-            publish();
+            // One publisher at a time across processes, so no trade goes to Kafka twice side by side.
+            exclusive.runAlone("forward trade publisher", this::publish);
         } catch (RuntimeException e) {
             LOG.warnf("could not publish forward trades (%s); retrying on the next run", e.getMessage());
         }
