@@ -42,9 +42,6 @@ public class ForwardMetrics {
     AgroalDataSource dataSource;
 
     @Inject
-    ProcessRole role;
-
-    @Inject
     public ForwardMetrics(MeterRegistry registry) {
         FunctionCounter.builder("tokenmarket.forward.orders", ORDERS, LongAdder::sum)
                 .description("Forward orders accepted and journaled (each placed order once)").register(registry);
@@ -66,11 +63,9 @@ public class ForwardMetrics {
         FILLED_CONTRACTS.add(contracts);
     }
 
-    @Scheduled(every = "${tokenmarket.forwards.metrics-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    @Scheduled(every = "${tokenmarket.forwards.metrics-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = ProcessRole.NotSettlement.class)
     void refresh() {
-        if (!role.settles()) {
-            return;
-        }
         List<MultiGauge.Row<?>> interest = new ArrayList<>();
         List<MultiGauge.Row<?>> resting = new ArrayList<>();
         try (Connection c = dataSource.getConnection();

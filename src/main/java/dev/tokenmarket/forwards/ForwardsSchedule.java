@@ -21,14 +21,10 @@ public class ForwardsSchedule {
     @Inject
     ForwardBooks books;
 
-    @Inject
-    ProcessRole role;
 
-    @Scheduled(every = "${tokenmarket.forwards.schedule-interval:30s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    @Scheduled(every = "${tokenmarket.forwards.schedule-interval:30s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = ProcessRole.NotGateway.class)
     void run() {
-        if (!role.servesGateway()) {
-            return;
-        }
         instruments.schedule(Instant.now());
         books.adoptOpenBooks();
     }
