@@ -38,6 +38,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -163,15 +166,33 @@ class SpotIndexTest {
                 OffsetDateTime.parse(generation.getString("data.created_at")).toInstant());
     }
 
-    /** Every buyer buys once from every seller. */
+    /**
+     * Every buyer buys once from every seller, the buyers at the same time (each one's purchases one after the
+     * other, as its wallet would see them): the sales are what the index reads, not their order.
+     */
     private static List<Sale> everyBuyerFromEverySeller(String model, List<Org> buyers, List<Seller> sellers, int maxTokens) {
-        List<Sale> sales = new ArrayList<>();
-        for (Org buyer : buyers) {
-            for (Seller seller : sellers) {
-                sales.add(buy(model, buyer, seller, maxTokens));
+        try (var pool = Executors.newFixedThreadPool(buyers.size())) {
+            List<Future<List<Sale>>> perBuyer = new ArrayList<>();
+            for (Org buyer : buyers) {
+                perBuyer.add(pool.submit(() -> {
+                    List<Sale> sales = new ArrayList<>();
+                    for (Seller seller : sellers) {
+                        sales.add(buy(model, buyer, seller, maxTokens));
+                    }
+                    return sales;
+                }));
             }
+            List<Sale> sales = new ArrayList<>();
+            for (var f : perBuyer) {
+                sales.addAll(f.get());
+            }
+            return sales;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof AssertionError a ? a : new AssertionError(e.getCause());
         }
-        return sales;
     }
 
     private static void settled(List<Sale> sales) {
