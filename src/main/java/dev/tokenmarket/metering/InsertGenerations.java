@@ -5,6 +5,7 @@ import dev.tokenmarket.platform.OneRoundTrip;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.util.List;
 
 /**
@@ -22,10 +23,11 @@ public record InsertGenerations(List<Row> rows) implements OneRoundTrip.Command 
         return """
                 insert into generations (id, buyer_org_id, api_key_id, endpoint_id, provider_org_id, model,
                     prompt_tokens, completion_tokens, prompt_price_nano_usd_per_mtok, completion_price_nano_usd_per_mtok,
-                    cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms)
+                    cost_nano_usd, fee_nano_usd, hold_id, finish_reason, streamed, cancelled, latency_ms, ttft_ms, generation_ms,
+                    created_at)
                 select * from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::int[], ?::int[],
                     ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::uuid[], ?::text[], ?::boolean[], ?::boolean[],
-                    ?::int[], ?::int[], ?::int[])""";
+                    ?::int[], ?::int[], ?::int[], ?::timestamptz[])""";
     }
 
     @Override
@@ -51,6 +53,9 @@ public record InsertGenerations(List<Row> rows) implements OneRoundTrip.Command 
         ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.latencyMs()).toArray()));
         ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.ttftMs()).toArray()));
         ps.setArray(i++, c.createArrayOf("int4", events.stream().map(e -> (int) e.generationMs()).toArray()));
+        // The row's time is the usage event's occurred_at, so a generation falls in the same UTC hour for the
+        // index, the statements and the ledger's event, whatever the commit's delay.
+        ps.setArray(i++, c.createArrayOf("timestamptz", events.stream().map(e -> Timestamp.from(e.occurredAt())).toArray()));
         return i - first;
     }
 }
