@@ -280,7 +280,7 @@ final class BookEngine {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                clearing.useConnection(c);
+                clearing.begin(c, orgsPlacingOrAmending(requests));
                 Map<String, String[]> known = knownClientOrderIds(c, requests);
                 Map<String, OrderState> inBatch = new HashMap<>();
                 for (Request r : requests) {
@@ -292,7 +292,7 @@ final class BookEngine {
                 c.rollback();
                 throw e;
             } finally {
-                clearing.useConnection(null);
+                clearing.end();
                 c.setAutoCommit(true);
             }
         } catch (SQLException | RuntimeException e) {
@@ -345,6 +345,19 @@ final class BookEngine {
 
     private static String clientKey(UUID org, String clientOrderId) {
         return org + "|" + clientOrderId;
+    }
+
+    /** The organizations whose orders in this batch may need more held: their wallets are read up front. */
+    private java.util.Set<UUID> orgsPlacingOrAmending(List<Request> requests) {
+        java.util.Set<UUID> orgs = new java.util.LinkedHashSet<>();
+        for (Request r : requests) {
+            if (r instanceof PlaceRequest p) {
+                orgs.add(p.orgId());
+            } else if (r instanceof AmendRequest a && open.containsKey(a.orderId())) {
+                orgs.add(open.get(a.orderId()).orgId);
+            }
+        }
+        return orgs;
     }
 
     /** Stage 1: the client order ids of this batch's placements already used (by any instrument), with their digest and first answer. */
@@ -525,7 +538,7 @@ final class BookEngine {
         RecordedEvents out = new RecordedEvents();
         book.apply(command, out);
         if (!out.events().isEmpty() && out.events().getFirst() instanceof RecordedEvents.Rejected rejected) {
-            clearing.amendRefused(preparedHold);
+            clearing.amendRefused(state.id, preparedHold);
             ApiException refused = rejection(rejected.reason());
             batch.answers.add(() -> answer.completeExceptionally(refused));
             return;
@@ -636,12 +649,14 @@ final class BookEngine {
         }
     }
 
-    /** Stage 3: the batch's journal lines, orders and trades, in the transaction that moved their money. */
+    /** Stage 3: the batch's journal lines, its hold changes, orders and trades, all in one transaction. */
     private void write(Connection c, Batch batch) throws SQLException {
         if (batch.seqs.isEmpty() && batch.touched.isEmpty()) {
+            clearing.flush();
             return;
         }
         writeJournal(c, batch);
+        clearing.flush();
         writeOrders(c, batch);
         writeTrades(c, batch);
     }
@@ -781,8 +796,9 @@ final class BookEngine {
                         }
                         RecordedEvents out = new RecordedEvents();
                         book.apply(command, out);
-                        if (command instanceof BookCommand.Amend && !out.events().isEmpty()
+                        if (command instanceof BookCommand.Amend a && !out.events().isEmpty()
                                 && out.events().getFirst() instanceof RecordedEvents.Rejected) {
+                            clearing.amendRefused(a.orderId(), prepared);
                             lastSeq = seq;
                             continue;
                         }
