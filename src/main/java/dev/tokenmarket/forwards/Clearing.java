@@ -47,6 +47,11 @@ final class Clearing {
         final UUID orgId;
         final Side side;
         long limitNanoUsd;
+        /**
+         * The price its hold is computed at: the limit, except for a sell on its way through the book, which
+         * may trade up to the best bid it found (its fee and bond then on that notional) until it rests.
+         */
+        long reserveNanoUsd;
         long openQuantity;
         UUID holdId;
         long heldNanoUsd;
@@ -56,6 +61,7 @@ final class Clearing {
             this.orgId = orgId;
             this.side = side;
             this.limitNanoUsd = limitNanoUsd;
+            this.reserveNanoUsd = limitNanoUsd;
             this.openQuantity = openQuantity;
         }
     }
@@ -149,11 +155,14 @@ final class Clearing {
         return before == Long.MAX_VALUE ? before : before + batch.availableChange(wallet);
     }
 
-    /** Collects a new hold of {@code need} on the org's wallet; refused when the wallet has less available. */
-    private void placeOnWallet(UUID holdId, UUID org, long need, String reference) throws SQLException {
+    /**
+     * Collects a new hold of {@code need} on the org's wallet, which replaces one of {@code replaced} in the
+     * same group (0 for none); refused when the wallet does not have the difference available.
+     */
+    private void placeOnWallet(UUID holdId, UUID org, long need, long replaced, String reference) throws SQLException {
         long wallet = wallet(org);
-        if (need > available(wallet)) {
-            throw RestingHolds.insufficientBalance(need);
+        if (need - replaced > available(wallet)) {
+            throw RestingHolds.insufficientBalance(need - replaced);
         }
         batch.place(new RestingHolds.Draft(holdId, wallet, need, reference, null));
     }
@@ -195,13 +204,14 @@ final class Clearing {
      * Holds what a new order needs, before the book sees it (its id is fixed: the journal sequence it will get).
      * Throws the ledger's 402 when the wallet does not cover it; nothing is written then.
      */
-    void placeOrder(long orderId, UUID org, Side side, long limit, long quantity) throws SQLException {
+    void placeOrder(long orderId, UUID org, Side side, long limit, long reserve, long quantity) throws SQLException {
         OrderMoney money = new OrderMoney(orderId, org, side, limit, quantity);
-        long need = needed(side, quantity, limit);
+        money.reserveNanoUsd = reserve;
+        long need = needed(side, quantity, reserve);
         if (need > 0) {
             money.holdId = id("fwd-order:" + orderId);
             if (c != null) {
-                placeOnWallet(money.holdId, org, need, "fwd-order:" + orderId);
+                placeOnWallet(money.holdId, org, need, 0, "fwd-order:" + orderId);
             }
             money.heldNanoUsd = need;
         }
@@ -210,8 +220,8 @@ final class Clearing {
 
     /**
      * Before an amendment reaches the book: when it needs more than the order holds, a new hold for all of it is
-     * placed (402 if the wallet does not cover it while the old one still holds); {@link #amended} then ends the
-     * old one, or {@link #amendRefused} the new one.
+     * placed, refused (402) unless the wallet has the increase available; {@link #amended} then ends the old
+     * one, or {@link #amendRefused} the new one, in the same group, so the wallet never holds both.
      */
     UUID prepareAmend(long orderId, long seq, long price, long open) throws SQLException {
         OrderMoney money = orders.get(orderId);
@@ -221,7 +231,7 @@ final class Clearing {
         }
         UUID newHold = id("fwd-order:" + orderId + ":" + seq);
         if (c != null) {
-            placeOnWallet(newHold, money.orgId, need, "fwd-order:" + orderId);
+            placeOnWallet(newHold, money.orgId, need, money.heldNanoUsd, "fwd-order:" + orderId);
         }
         prepared.put(newHold, need);
         return newHold;
@@ -240,6 +250,7 @@ final class Clearing {
     void amended(long orderId, long price, long open, UUID preparedHold) throws SQLException {
         OrderMoney money = orders.get(orderId);
         money.limitNanoUsd = price;
+        money.reserveNanoUsd = price;
         money.openQuantity = open;
         long need = needed(money.side, open, price);
         if (preparedHold != null) {
@@ -251,6 +262,15 @@ final class Clearing {
             money.heldNanoUsd = need;
         } else {
             shrinkTo(money, need);
+        }
+    }
+
+    /** The order rests at its limit: it holds what its open quantity needs there, no longer up to the best bid. */
+    void rested(long orderId) throws SQLException {
+        OrderMoney money = orders.get(orderId);
+        if (money.reserveNanoUsd != money.limitNanoUsd) {
+            money.reserveNanoUsd = money.limitNanoUsd;
+            shrinkTo(money, needed(money.side, money.openQuantity, money.limitNanoUsd));
         }
     }
 
@@ -293,13 +313,13 @@ final class Clearing {
         OrderMoney sell = orders.get(sellOrderId);
         long notional = Math.multiplyExact(price, quantity);
         long buyNeedAfter = needed(Side.BUY, buy.openQuantity - quantity, buy.limitNanoUsd);
-        long sellNeedAfter = needed(Side.SELL, sell.openQuantity - quantity, sell.limitNanoUsd);
+        long sellNeedAfter = needed(Side.SELL, sell.openQuantity - quantity, sell.reserveNanoUsd);
         // Fees at the trade's notional, never more than the filled quantity held for them (the last fill takes the rest).
         long buyFeeHeld = buy.heldNanoUsd - buyNeedAfter - Math.multiplyExact(quantity, buy.limitNanoUsd);
         long buyFee = Math.min(Money.fee(notional, buyerTakes ? product.takerFeeBps() : product.makerFeeBps()), buyFeeHeld);
         long sellFeeAndBondHeld = sell.heldNanoUsd - sellNeedAfter;
-        long sellFeeHeld = Money.fee(Math.multiplyExact(sell.openQuantity, sell.limitNanoUsd), feeBpsMax())
-                - Money.fee(Math.multiplyExact(sell.openQuantity - quantity, sell.limitNanoUsd), feeBpsMax());
+        long sellFeeHeld = Money.fee(Math.multiplyExact(sell.openQuantity, sell.reserveNanoUsd), feeBpsMax())
+                - Money.fee(Math.multiplyExact(sell.openQuantity - quantity, sell.reserveNanoUsd), feeBpsMax());
         long sellFee = Math.min(Money.fee(notional, buyerTakes ? product.makerFeeBps() : product.takerFeeBps()), sellFeeHeld);
 
         Position seller = positions.computeIfAbsent(sell.orgId, k -> new Position());
