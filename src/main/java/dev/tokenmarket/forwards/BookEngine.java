@@ -60,7 +60,8 @@ final class BookEngine {
 
     record PlaceRequest(UUID orgId, long member, String clientOrderId, byte[] requestSha256, Side side, long priceNanoUsd,
                         long quantity, TimeInForce timeInForce, Instant expiresAt, boolean postOnly, boolean reduceOnly,
-                        SelfTradePrevention selfTradePrevention, boolean mayOpenShort, CompletableFuture<Object> answer)
+                        SelfTradePrevention selfTradePrevention, boolean mayOpenShort, ProviderCapacity.Limit capacity,
+                        CompletableFuture<Object> answer)
             implements Request {
     }
 
@@ -280,7 +281,7 @@ final class BookEngine {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                clearing.useConnection(c);
+                clearing.begin(c, orgsPlacingOrAmending(requests));
                 Map<String, String[]> known = knownClientOrderIds(c, requests);
                 Map<String, OrderState> inBatch = new HashMap<>();
                 for (Request r : requests) {
@@ -292,7 +293,7 @@ final class BookEngine {
                 c.rollback();
                 throw e;
             } finally {
-                clearing.useConnection(null);
+                clearing.end();
                 c.setAutoCommit(true);
             }
         } catch (SQLException | RuntimeException e) {
@@ -345,6 +346,19 @@ final class BookEngine {
 
     private static String clientKey(UUID org, String clientOrderId) {
         return org + "|" + clientOrderId;
+    }
+
+    /** The organizations whose orders in this batch may need more held: their wallets are read up front. */
+    private java.util.Set<UUID> orgsPlacingOrAmending(List<Request> requests) {
+        java.util.Set<UUID> orgs = new java.util.LinkedHashSet<>();
+        for (Request r : requests) {
+            if (r instanceof PlaceRequest p) {
+                orgs.add(p.orgId());
+            } else if (r instanceof AmendRequest a && open.containsKey(a.orderId())) {
+                orgs.add(open.get(a.orderId()).orgId);
+            }
+        }
+        return orgs;
     }
 
     /** Stage 1: the client order ids of this batch's placements already used (by any instrument), with their digest and first answer. */
@@ -412,10 +426,22 @@ final class BookEngine {
                                     + " contracts (its long less its resting sells).", "quantity")));
                     return;
                 }
+                if (p.side() == Side.SELL && p.capacity() != null && exceedsCapacity(p.member(), p.quantity(), p.capacity())) {
+                    long position = book.position(p.member());
+                    long resting = restingSells(p.member());
+                    batch.answers.add(() -> p.answer().completeExceptionally(new ApiException(ErrorCode.INSUFFICIENT_CAPACITY,
+                            "The organization's active endpoints for this product serve " + p.capacity().endpointTokensPerHour()
+                                    + " tokens an hour (at " + config.capacityFractionPercent() + "% of their tokens per minute); with its"
+                                    + " commitments on overlapping windows they back a short of at most " + p.capacity().contractsMax()
+                                    + " contracts on " + instrument.symbol() + ", and this sell would make it "
+                                    + Math.max(0, resting + p.quantity() - position) + ". Add endpoint capacity or sell less.", "quantity")));
+                    return;
+                }
                 long seq = lastSeq + 1;
                 long orderId = orderIdOf(instrument.id(), seq);
                 try {
-                    clearing.placeOrder(orderId, p.orgId(), p.side(), p.priceNanoUsd(), p.quantity());
+                    clearing.placeOrder(orderId, p.orgId(), p.side(), p.priceNanoUsd(), reservePrice(p.side(), p.priceNanoUsd(),
+                            p.postOnly()), p.quantity());
                 } catch (ApiException refused) {
                     // The wallet does not cover what the order needs held: refused before the book saw it.
                     batch.answers.add(() -> p.answer().completeExceptionally(refused));
@@ -483,15 +509,44 @@ final class BookEngine {
         }
     }
 
+    /**
+     * The price a new order's hold is computed at. A sell trades at the bids' prices, up to the best one, so
+     * until it rests its fee and bond are held on that (a buy never pays more than its limit; a post-only
+     * order never trades on arrival).
+     */
+    private long reservePrice(Side side, long limit, boolean postOnly) {
+        if (side == Side.BUY || postOnly) {
+            return limit;
+        }
+        List<OrderBook.Level> best = book.depth(Side.BUY, 1);
+        return best.isEmpty() ? limit : Math.max(limit, best.getFirst().priceNanoUsd());
+    }
+
     /** What the owner may sell without going short: its long less its resting sells. */
     private long sellable(long owner) {
+        return Math.max(0, book.position(owner) - restingSells(owner));
+    }
+
+    private long restingSells(long owner) {
         long resting = 0;
         for (OrderState o : open.values()) {
             if (o.owner == owner && o.side == Side.SELL && "open".equals(o.status)) {
                 resting += o.open;
             }
         }
-        return Math.max(0, book.position(owner) - resting);
+        return resting;
+    }
+
+    /**
+     * Whether selling {@code quantity} more makes the owner's commitment here (its short if all its resting
+     * sells filled) larger than its endpoints back; a sell that only closes its long never does.
+     */
+    private boolean exceedsCapacity(long owner, long quantity, ProviderCapacity.Limit limit) {
+        long position = book.position(owner);
+        long resting = restingSells(owner);
+        long before = Math.max(0, resting - position);
+        long after = Math.max(0, resting + quantity - position);
+        return after > before && limit.tokensPerHour(after) > limit.tokensLeftPerHour();
     }
 
     /** The first answers of the placements in the current batch, for a retry that arrives in the same batch. */
@@ -525,7 +580,7 @@ final class BookEngine {
         RecordedEvents out = new RecordedEvents();
         book.apply(command, out);
         if (!out.events().isEmpty() && out.events().getFirst() instanceof RecordedEvents.Rejected rejected) {
-            clearing.amendRefused(preparedHold);
+            clearing.amendRefused(state.id, preparedHold);
             ApiException refused = rejection(rejected.reason());
             batch.answers.add(() -> answer.completeExceptionally(refused));
             return;
@@ -560,6 +615,7 @@ final class BookEngine {
                     o.open = r.openQuantity();
                     o.price = r.priceNanoUsd();
                     setStatus(o, "open", null, batch);
+                    clearing.rested(o.id);
                 }
                 case RecordedEvents.Traded t -> {
                     OrderState taker = open.get(t.takerOrderId());
@@ -636,14 +692,18 @@ final class BookEngine {
         }
     }
 
-    /** Stage 3: the batch's journal lines, orders and trades, in the transaction that moved their money. */
+    /** Stage 3: the batch's journal lines, its hold changes, orders and trades, all in one transaction. */
     private void write(Connection c, Batch batch) throws SQLException {
         if (batch.seqs.isEmpty() && batch.touched.isEmpty()) {
+            clearing.flush();
             return;
         }
         writeJournal(c, batch);
         writeOrders(c, batch);
         writeTrades(c, batch);
+        // Last: every book's fills lock the platform's clearing and fee accounts until the commit, so the
+        // shorter that stretch, the less the books wait for each other.
+        clearing.flush();
     }
 
     private void writeJournal(Connection c, Batch batch) throws SQLException {
@@ -774,15 +834,17 @@ final class BookEngine {
                             subject = new OrderState(p.orderId(), members.orgOf(p.owner()), p);
                             subject.isNew = true;
                             open.put(p.orderId(), subject);
-                            clearing.placeOrder(p.orderId(), subject.orgId, p.side(), p.priceNanoUsd(), p.quantity());
+                            clearing.placeOrder(p.orderId(), subject.orgId, p.side(), p.priceNanoUsd(),
+                                    reservePrice(p.side(), p.priceNanoUsd(), p.postOnly()), p.quantity());
                         } else if (command instanceof BookCommand.Amend a && open.containsKey(a.orderId())) {
                             subject = open.get(a.orderId());
                             prepared = clearing.prepareAmend(a.orderId(), seq, a.priceNanoUsd(), a.quantity());
                         }
                         RecordedEvents out = new RecordedEvents();
                         book.apply(command, out);
-                        if (command instanceof BookCommand.Amend && !out.events().isEmpty()
+                        if (command instanceof BookCommand.Amend a && !out.events().isEmpty()
                                 && out.events().getFirst() instanceof RecordedEvents.Rejected) {
+                            clearing.amendRefused(a.orderId(), prepared);
                             lastSeq = seq;
                             continue;
                         }

@@ -16,6 +16,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +25,11 @@ import java.util.UUID;
 /**
  * The money of one instrument's book, with the platform as central counterparty (its clearing account takes
  * every buyer's payment and makes every seller's, so it nets to zero on each fill). Deterministic: the engine
- * runs it on every event, live with a connection (then each step writes in the batch's transaction, before
- * the journal record commits with it) and on replay without one (then it only rebuilds what it tracks).
+ * runs it on every event, live within a group commit (then each step is collected into one
+ * {@link RestingHolds.Batch} that {@link #flush} writes in the group's transaction, together with its journal
+ * records) and on replay without a connection (then it only rebuilds what it tracks). While live it refuses an
+ * order its owner's wallet cannot cover from what the wallet had available when the group began plus what the
+ * group's own steps changed, so the refusals are those of writing each step on its own.
  *
  * <p>An open order always holds exactly what its open quantity may still need ({@link #needed}): a buy its
  * quantity at its limit plus the fee at the higher of the two fee rates; a sell that fee plus the bond on the
@@ -43,6 +47,11 @@ final class Clearing {
         final UUID orgId;
         final Side side;
         long limitNanoUsd;
+        /**
+         * The price its hold is computed at: the limit, except for a sell on its way through the book, which
+         * may trade up to the best bid it found (its fee and bond then on that notional) until it rests.
+         */
+        long reserveNanoUsd;
         long openQuantity;
         UUID holdId;
         long heldNanoUsd;
@@ -52,6 +61,7 @@ final class Clearing {
             this.orgId = orgId;
             this.side = side;
             this.limitNanoUsd = limitNanoUsd;
+            this.reserveNanoUsd = limitNanoUsd;
             this.openQuantity = openQuantity;
         }
     }
@@ -86,8 +96,14 @@ final class Clearing {
     private final Map<UUID, Position> positions = new HashMap<>();
     private final Map<UUID, Long> wallets = new HashMap<>();
     private final Map<UUID, Long> escrows = new HashMap<>();
-    /** The batch's connection while live; null while replaying. */
+    /** The amount of each new hold an amendment placed, until the book took or refused the amendment. */
+    private final Map<UUID, Long> prepared = new HashMap<>();
+    /** The group's connection while live; null while replaying. */
     private Connection c;
+    /** The group's hold changes, not written yet. */
+    private RestingHolds.Batch batch;
+    /** What wallets had available when the group began (or when it last wrote its changes). */
+    private final Map<Long, Long> availableBefore = new HashMap<>();
 
     Clearing(Instrument instrument, Product product, RestingHolds holds, LedgerAccounts accounts) {
         this.instrument = instrument;
@@ -96,9 +112,59 @@ final class Clearing {
         this.accounts = accounts;
     }
 
-    /** Live from here on, on this connection (null: replaying, nothing is written). */
-    void useConnection(Connection connection) {
+    /**
+     * A group commit begins on {@code connection}: reads what the wallets of {@code orgs} (those that place
+     * or amend orders in it) have available, in one statement.
+     */
+    void begin(Connection connection, Collection<UUID> orgs) throws SQLException {
         this.c = connection;
+        this.batch = new RestingHolds.Batch();
+        availableBefore.clear();
+        List<Long> ids = new ArrayList<>();
+        for (UUID org : orgs) {
+            ids.add(wallet(org));
+        }
+        if (!ids.isEmpty()) {
+            availableBefore.putAll(holds.available(c, ids));
+        }
+    }
+
+    /** Writes the group's hold changes so far, in its transaction. */
+    void flush() throws SQLException {
+        holds.write(c, batch);
+        batch = new RestingHolds.Batch();
+        availableBefore.clear();
+    }
+
+    /** The group ended (committed or rolled back): replaying from here on. */
+    void end() {
+        c = null;
+        batch = null;
+        availableBefore.clear();
+    }
+
+    /** What the wallet has available now, within the group. */
+    private long available(long wallet) throws SQLException {
+        Long before = availableBefore.get(wallet);
+        if (before == null) {
+            // A wallet the group did not expect (none so far): what it has is read after the group's changes.
+            flush();
+            before = holds.available(c, List.of(wallet)).getOrDefault(wallet, 0L);
+            availableBefore.put(wallet, before);
+        }
+        return before == Long.MAX_VALUE ? before : before + batch.availableChange(wallet);
+    }
+
+    /**
+     * Collects a new hold of {@code need} on the org's wallet, which replaces one of {@code replaced} in the
+     * same group (0 for none); refused when the wallet does not have the difference available.
+     */
+    private void placeOnWallet(UUID holdId, UUID org, long need, long replaced, String reference) throws SQLException {
+        long wallet = wallet(org);
+        if (need - replaced > available(wallet)) {
+            throw RestingHolds.insufficientBalance(need - replaced);
+        }
+        batch.place(new RestingHolds.Draft(holdId, wallet, need, reference, null));
     }
 
     private int feeBpsMax() {
@@ -138,13 +204,14 @@ final class Clearing {
      * Holds what a new order needs, before the book sees it (its id is fixed: the journal sequence it will get).
      * Throws the ledger's 402 when the wallet does not cover it; nothing is written then.
      */
-    void placeOrder(long orderId, UUID org, Side side, long limit, long quantity) throws SQLException {
+    void placeOrder(long orderId, UUID org, Side side, long limit, long reserve, long quantity) throws SQLException {
         OrderMoney money = new OrderMoney(orderId, org, side, limit, quantity);
-        long need = needed(side, quantity, limit);
+        money.reserveNanoUsd = reserve;
+        long need = needed(side, quantity, reserve);
         if (need > 0) {
             money.holdId = id("fwd-order:" + orderId);
             if (c != null) {
-                holds.place(c, new RestingHolds.Draft(money.holdId, wallet(org), need, "fwd-order:" + orderId, null));
+                placeOnWallet(money.holdId, org, need, 0, "fwd-order:" + orderId);
             }
             money.heldNanoUsd = need;
         }
@@ -153,8 +220,8 @@ final class Clearing {
 
     /**
      * Before an amendment reaches the book: when it needs more than the order holds, a new hold for all of it is
-     * placed (402 if the wallet does not cover it while the old one still holds); {@link #amended} then ends the
-     * old one, or {@link #amendRefused} the new one.
+     * placed, refused (402) unless the wallet has the increase available; {@link #amended} then ends the old
+     * one, or {@link #amendRefused} the new one, in the same group, so the wallet never holds both.
      */
     UUID prepareAmend(long orderId, long seq, long price, long open) throws SQLException {
         OrderMoney money = orders.get(orderId);
@@ -164,14 +231,18 @@ final class Clearing {
         }
         UUID newHold = id("fwd-order:" + orderId + ":" + seq);
         if (c != null) {
-            holds.place(c, new RestingHolds.Draft(newHold, wallet(money.orgId), need, "fwd-order:" + orderId, null));
+            placeOnWallet(newHold, money.orgId, need, money.heldNanoUsd, "fwd-order:" + orderId);
         }
+        prepared.put(newHold, need);
         return newHold;
     }
 
-    void amendRefused(UUID preparedHold) throws SQLException {
-        if (preparedHold != null && c != null) {
-            holds.release(c, preparedHold);
+    void amendRefused(long orderId, UUID preparedHold) throws SQLException {
+        if (preparedHold != null) {
+            long amount = prepared.remove(preparedHold);
+            if (c != null) {
+                batch.release(preparedHold, wallet(orders.get(orderId).orgId), amount);
+            }
         }
     }
 
@@ -179,16 +250,27 @@ final class Clearing {
     void amended(long orderId, long price, long open, UUID preparedHold) throws SQLException {
         OrderMoney money = orders.get(orderId);
         money.limitNanoUsd = price;
+        money.reserveNanoUsd = price;
         money.openQuantity = open;
         long need = needed(money.side, open, price);
         if (preparedHold != null) {
+            prepared.remove(preparedHold);
             if (c != null && money.holdId != null) {
-                holds.release(c, money.holdId);
+                batch.release(money.holdId, wallet(money.orgId), money.heldNanoUsd);
             }
             money.holdId = preparedHold;
             money.heldNanoUsd = need;
         } else {
             shrinkTo(money, need);
+        }
+    }
+
+    /** The order rests at its limit: it holds what its open quantity needs there, no longer up to the best bid. */
+    void rested(long orderId) throws SQLException {
+        OrderMoney money = orders.get(orderId);
+        if (money.reserveNanoUsd != money.limitNanoUsd) {
+            money.reserveNanoUsd = money.limitNanoUsd;
+            shrinkTo(money, needed(money.side, money.openQuantity, money.limitNanoUsd));
         }
     }
 
@@ -205,7 +287,7 @@ final class Clearing {
             throw new IllegalStateException("order " + money.orderId + " holds " + money.heldNanoUsd + " but needs " + need);
         }
         if (excess > 0 && c != null) {
-            holds.reduce(c, money.holdId, excess);
+            batch.reduce(money.holdId, wallet(money.orgId), excess);
         }
         money.heldNanoUsd = need;
     }
@@ -214,7 +296,7 @@ final class Clearing {
     void closed(long orderId) throws SQLException {
         OrderMoney money = orders.remove(orderId);
         if (money != null && money.holdId != null && c != null) {
-            holds.release(c, money.holdId);
+            batch.release(money.holdId, wallet(money.orgId), money.heldNanoUsd);
         }
     }
 
@@ -231,13 +313,13 @@ final class Clearing {
         OrderMoney sell = orders.get(sellOrderId);
         long notional = Math.multiplyExact(price, quantity);
         long buyNeedAfter = needed(Side.BUY, buy.openQuantity - quantity, buy.limitNanoUsd);
-        long sellNeedAfter = needed(Side.SELL, sell.openQuantity - quantity, sell.limitNanoUsd);
+        long sellNeedAfter = needed(Side.SELL, sell.openQuantity - quantity, sell.reserveNanoUsd);
         // Fees at the trade's notional, never more than the filled quantity held for them (the last fill takes the rest).
         long buyFeeHeld = buy.heldNanoUsd - buyNeedAfter - Math.multiplyExact(quantity, buy.limitNanoUsd);
         long buyFee = Math.min(Money.fee(notional, buyerTakes ? product.takerFeeBps() : product.makerFeeBps()), buyFeeHeld);
         long sellFeeAndBondHeld = sell.heldNanoUsd - sellNeedAfter;
-        long sellFeeHeld = Money.fee(Math.multiplyExact(sell.openQuantity, sell.limitNanoUsd), feeBpsMax())
-                - Money.fee(Math.multiplyExact(sell.openQuantity - quantity, sell.limitNanoUsd), feeBpsMax());
+        long sellFeeHeld = Money.fee(Math.multiplyExact(sell.openQuantity, sell.reserveNanoUsd), feeBpsMax())
+                - Money.fee(Math.multiplyExact(sell.openQuantity - quantity, sell.reserveNanoUsd), feeBpsMax());
         long sellFee = Math.min(Money.fee(notional, buyerTakes ? product.makerFeeBps() : product.takerFeeBps()), sellFeeHeld);
 
         Position seller = positions.computeIfAbsent(sell.orgId, k -> new Position());
@@ -263,10 +345,10 @@ final class Clearing {
             if (proceedsToEscrow > 0) {
                 postings.add(Posting.credit(escrow(sell.orgId), proceedsToEscrow));
             }
-            holds.capture(c, buy.holdId, notional + buyFee, entry("fwd-trade:" + tradeId, EntryCode.CLEARING,
+            batch.capture(buy.holdId, wallet(buy.orgId), notional + buyFee, entry("fwd-trade:" + tradeId, EntryCode.CLEARING,
                     "forward trade " + tradeId + " on " + instrument.symbol() + ": " + quantity + " at " + Money.formatUsd(price), postings));
             if (sellFee > 0) {
-                holds.capture(c, sell.holdId, sellFee, entry("fwd-trade:" + tradeId + ":seller-fee", EntryCode.FEE,
+                batch.capture(sell.holdId, wallet(sell.orgId), sellFee, entry("fwd-trade:" + tradeId + ":seller-fee", EntryCode.FEE,
                         "seller's fee on forward trade " + tradeId, List.of(Posting.debit(wallet(sell.orgId), sellFee), Posting.credit(fees, sellFee))));
             }
         }
@@ -277,18 +359,18 @@ final class Clearing {
         if (opensShort > 0) {
             Chunk chunk = new Chunk(id("fwd-proceeds:" + tradeId), bond > 0 ? id("fwd-bond:" + tradeId) : null, opensShort, proceedsToEscrow, bond);
             if (c != null) {
-                holds.place(c, new RestingHolds.Draft(chunk.proceedsHoldId, escrow(sell.orgId), proceedsToEscrow, "fwd-proceeds:" + tradeId, null));
+                batch.place(new RestingHolds.Draft(chunk.proceedsHoldId, escrow(sell.orgId), proceedsToEscrow, "fwd-proceeds:" + tradeId, null));
                 if (bond > 0) {
                     // The bond moves from the order's hold to one of the short's own, on the same wallet.
-                    holds.reduce(c, sell.holdId, bond);
-                    holds.place(c, new RestingHolds.Draft(chunk.bondHoldId, wallet(sell.orgId), bond, "fwd-bond:" + tradeId, null));
+                    batch.reduce(sell.holdId, wallet(sell.orgId), bond);
+                    batch.place(new RestingHolds.Draft(chunk.bondHoldId, wallet(sell.orgId), bond, "fwd-bond:" + tradeId, null));
                 }
             }
             sell.heldNanoUsd -= bond;
             seller.shorts.addLast(chunk);
         }
         seller.units -= quantity;
-        closeShort(buyer, Math.min(quantity, Math.max(0, -buyer.units)));
+        closeShort(buy.orgId, buyer, Math.min(quantity, Math.max(0, -buyer.units)));
         buyer.units += quantity;
         // An order this fill completes is released whole by closed(), which comes next: no reduce first.
         shrinkToUnlessDone(buy, buyNeedAfter);
@@ -303,15 +385,15 @@ final class Clearing {
     }
 
     /** Releases the proceeds and bond of {@code units} short units, oldest chunk first. */
-    private void closeShort(Position position, long units) throws SQLException {
+    private void closeShort(UUID org, Position position, long units) throws SQLException {
         while (units > 0) {
             Chunk chunk = position.shorts.peekFirst();
             long k = Math.min(units, chunk.units);
             if (k == chunk.units) {
                 if (c != null) {
-                    holds.release(c, chunk.proceedsHoldId);
+                    batch.release(chunk.proceedsHoldId, escrow(org), chunk.proceedsNanoUsd);
                     if (chunk.bondHoldId != null) {
-                        holds.release(c, chunk.bondHoldId);
+                        batch.release(chunk.bondHoldId, wallet(org), chunk.bondNanoUsd);
                     }
                 }
                 position.shorts.removeFirst();
@@ -320,10 +402,10 @@ final class Clearing {
                 long bond = Math.multiplyExact(chunk.bondNanoUsd, k) / chunk.units;
                 if (c != null) {
                     if (proceeds > 0) {
-                        holds.reduce(c, chunk.proceedsHoldId, proceeds);
+                        batch.reduce(chunk.proceedsHoldId, escrow(org), proceeds);
                     }
                     if (bond > 0) {
-                        holds.reduce(c, chunk.bondHoldId, bond);
+                        batch.reduce(chunk.bondHoldId, wallet(org), bond);
                     }
                 }
                 chunk.units -= k;
@@ -352,6 +434,7 @@ final class Clearing {
      * each open short chunk's proceeds and bond what the chunk holds. Answers the first difference, if any.
      */
     Check check() throws SQLException {
+        flush();
         String problem = null;
         for (OrderMoney m : orders.values()) {
             long held = m.holdId == null ? 0 : holds.state(c, m.holdId).heldNanoUsd();

@@ -51,6 +51,9 @@ public class ForwardOrders {
     @Inject
     ForwardsConfig config;
 
+    @Inject
+    ProviderCapacity capacity;
+
     /** The body of {@code POST /api/forwards/orders}: price in USD per contract, quantity in contracts. */
     public record PlaceOrder(String instrument, String side, Long quantity, String price, String timeInForce,
                              String expiresAt, String clientOrderId, Boolean postOnly, Boolean reduceOnly,
@@ -62,6 +65,8 @@ public class ForwardOrders {
     }
 
     private final Map<UUID, long[]> messagesByKey = new ConcurrentHashMap<>();
+    /** One lock per provider: its sells are checked against its capacity one at a time in this process. */
+    private final Map<UUID, Object> providerLocks = new ConcurrentHashMap<>();
 
     public OrderView place(Caller caller, PlaceOrder r) {
         countMessage(caller);
@@ -71,7 +76,7 @@ public class ForwardOrders {
         if (r.instrument() == null) {
             throw ApiException.invalid("instrument", "Field 'instrument' is required: a symbol such as FWD-stories260k-2026-12-04T14.");
         }
-        Instrument instrument = instruments.bySymbol(r.instrument());
+        Instrument instrument = instruments.recentBySymbol(r.instrument());
         Product product = products.byId(instrument.productId());
         requireTrading(instrument);
         Side side = side(r.side());
@@ -106,11 +111,21 @@ public class ForwardOrders {
         long member = members.numberOf(caller.orgId());
         Instant expiry = expiresAt;
         // Providers sell capacity forward; traders may go short where the product allows it; buyers buy ahead.
-        boolean mayOpenShort = caller.has(Role.PROVIDER) || caller.has(Role.ADMIN)
-                || (caller.has(Role.TRADER) && product.traderShortsAllowed());
-        OrderView placed = (OrderView) await(books.engineFor(instrument).submit(() -> new BookEngine.PlaceRequest(caller.orgId(),
-                member, clientOrderId, digest, side, price, quantity, tif, expiry, postOnly, reduceOnly, stp, mayOpenShort,
-                new CompletableFuture<>())));
+        boolean traderShorts = caller.has(Role.ADMIN) || (caller.has(Role.TRADER) && product.traderShortsAllowed());
+        boolean mayOpenShort = traderShorts || caller.has(Role.PROVIDER);
+        java.util.function.Function<ProviderCapacity.Limit, OrderView> submit = limit -> (OrderView) await(books.engineFor(instrument)
+                .submit(() -> new BookEngine.PlaceRequest(caller.orgId(), member, clientOrderId, digest, side, price, quantity, tif,
+                        expiry, postOnly, reduceOnly, stp, mayOpenShort, limit, new CompletableFuture<>())));
+        OrderView placed;
+        if (side == Side.SELL && !reduceOnly && !traderShorts && caller.has(Role.PROVIDER)) {
+            // A provider's shorts are backed by its endpoints: the check reads its commitments on the other books,
+            // so its sells go one at a time (each answered after its commit, which the next one then counts).
+            synchronized (providerLocks.computeIfAbsent(caller.orgId(), k -> new Object())) {
+                placed = submit.apply(capacity.limitFor(caller.orgId(), instrument, product));
+            }
+        } else {
+            placed = submit.apply(null);
+        }
         if ("rejected".equals(placed.status())) {
             // A retry with the same client order id gets the same refusal: the first answer.
             throw BookEngine.rejection(dev.tokenmarket.forwards.book.BookEvents.Rejection.valueOf(placed.reason().toUpperCase(Locale.ROOT)));
@@ -154,7 +169,7 @@ public class ForwardOrders {
     private BookEngine engineOfOrder(long orderId) {
         Instrument instrument;
         try {
-            instrument = instruments.byId(BookEngine.instrumentIdOf(orderId));
+            instrument = instruments.recentById(BookEngine.instrumentIdOf(orderId));
         } catch (RuntimeException e) {
             throw new ApiException(ErrorCode.NOT_FOUND, "No order " + orderId + ".");
         }
@@ -163,7 +178,7 @@ public class ForwardOrders {
     }
 
     private static void requireTrading(Instrument instrument) {
-        if (instrument.state() != Instrument.State.TRADING) {
+        if (instrument.state() != Instrument.State.TRADING || !Instant.now().isBefore(instrument.tradingStopsAt())) {
             throw new ApiException(ErrorCode.INSTRUMENT_NOT_TRADING, "Instrument " + instrument.symbol() + " is "
                     + instrument.state().wireName() + "; orders are taken only while it is trading (until "
                     + instrument.tradingStopsAt() + ").");

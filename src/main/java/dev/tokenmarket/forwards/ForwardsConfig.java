@@ -49,6 +49,13 @@ public interface ForwardsConfig {
     @WithDefault("1000")
     int openOrdersPerInstrumentMax();
 
+    /**
+     * The share of its endpoints' tokens per minute a provider may sell forward, in percent: a provider opens
+     * shorts only up to that share of what its active endpoints for the product serve in the window.
+     */
+    @WithDefault("80")
+    int capacityFractionPercent();
+
     /** Order messages (place, amend, cancel) per key and second at most. */
     @WithDefault("5000")
     int messagesPerKeyPerSecondMax();

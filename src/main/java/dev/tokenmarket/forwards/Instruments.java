@@ -18,6 +18,8 @@ import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The instruments of every product: listed per UTC hour and per UTC day ahead, moved to delivering when
@@ -75,8 +77,10 @@ public class Instruments {
         } catch (SQLException e) {
             throw new IllegalStateException("could not open instruments for trading", e);
         }
-        for (Instrument stopped : stopTrading(product, now)) {
-            tradingStopped.fire(new TradingStopped(stopped));
+        List<Instrument> stopped = stopTrading(product, now);
+        forgetRecent();
+        for (Instrument i : stopped) {
+            tradingStopped.fire(new TradingStopped(i));
         }
     }
 
@@ -143,6 +147,7 @@ public class Instruments {
                 throw new ApiException(ErrorCode.INSTRUMENT_NOT_TRADING, "Instrument " + symbol + " is " + current.state().wireName()
                         + "; only a trading instrument can be halted and only a halted one resumed.");
             }
+            forgetRecent();
             return changed.getFirst();
         } catch (SQLException e) {
             throw new IllegalStateException("could not change the state of " + symbol, e);
@@ -182,6 +187,43 @@ public class Instruments {
         } catch (SQLException e) {
             throw new IllegalStateException("could not list open instruments", e);
         }
+    }
+
+    /**
+     * How old an instrument the order path may use: a halt or resume by another replica reaches this one's
+     * orders within it (one here, and every scheduled change, at once: they forget what was read).
+     */
+    private static final long RECENT_MILLIS = 1_000;
+
+    private record Recent(Instrument instrument, long readAtMillis) {
+    }
+
+    private final Map<String, Recent> recentBySymbol = new ConcurrentHashMap<>();
+    private final Map<Long, Recent> recentById = new ConcurrentHashMap<>();
+
+    /** The instrument as read at most {@link #RECENT_MILLIS} ago, for the order path (a read per order was its largest cost). */
+    public Instrument recentBySymbol(String symbol) {
+        return recent(recentBySymbol, symbol, this::bySymbol);
+    }
+
+    /** As {@link #recentBySymbol}, by id. */
+    public Instrument recentById(long id) {
+        return recent(recentById, id, this::byId);
+    }
+
+    private static <K> Instrument recent(Map<K, Recent> recent, K key, java.util.function.Function<K, Instrument> read) {
+        Recent r = recent.get(key);
+        long now = System.currentTimeMillis();
+        if (r == null || now - r.readAtMillis() > RECENT_MILLIS) {
+            r = new Recent(read.apply(key), now);
+            recent.put(key, r);
+        }
+        return r.instrument();
+    }
+
+    private void forgetRecent() {
+        recentBySymbol.clear();
+        recentById.clear();
     }
 
     /** The instrument with this symbol; 404 when there is none. */

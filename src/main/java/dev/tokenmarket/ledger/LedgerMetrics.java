@@ -81,6 +81,10 @@ public class LedgerMetrics {
         HOLDS_VOIDED.increment();
     }
 
+    static void holdsVoided(int count) {
+        HOLDS_VOIDED.add(count);
+    }
+
     static void holdsExpired(int count) {
         HOLDS_EXPIRED.add(count);
     }

@@ -16,11 +16,15 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -115,6 +119,254 @@ public class RestingHolds {
                 d.reference());
     }
 
+    /**
+     * Changes to many resting holds, collected in the order they happen and written by {@link #write} in a few
+     * set-based statements, whatever their number: for a caller that changes many holds in one transaction (a
+     * book's group commit). It also tracks what its changes do to each account's available amount, so that the
+     * caller can refuse a hold that an account could not cover before anything is written (see
+     * {@link #available}). Holds placed here must be new (no idempotent answer of an existing one).
+     */
+    public static final class Batch {
+        private final List<Draft> places = new ArrayList<>();
+        private final List<EntryDraft> entries = new ArrayList<>();
+        private final List<UUID> captureHolds = new ArrayList<>();
+        private final List<Long> captureAmounts = new ArrayList<>();
+        /** Per hold changed other than by a capture: its reduction (summed) and the remainder its release frees. */
+        private final Map<UUID, long[]> endings = new LinkedHashMap<>();
+        private final Set<UUID> placedHere = new HashSet<>();
+        private final Set<UUID> touched = new HashSet<>();
+        private final Map<Long, Long> availableChange = new HashMap<>();
+        private final Map<Long, JournalWriter.AccountDelta> deltas = new HashMap<>();
+
+        public void place(Draft d) {
+            if (d.amountNanoUsd() <= 0) {
+                throw new LedgerInvariantViolation("hold amount must be positive, was " + d.amountNanoUsd());
+            }
+            places.add(new Draft(d.holdId(), d.accountId(), d.amountNanoUsd(), d.reference(), toMicros(d.expiresAt())));
+            placedHere.add(d.holdId());
+            delta(d.accountId()).heldNanoUsd += d.amountNanoUsd();
+            availableChange.merge(d.accountId(), -d.amountNanoUsd(), Long::sum);
+        }
+
+        /** As {@link RestingHolds#capture}: {@code entry} debits the hold's account {@code accountId} by exactly {@code amountNanoUsd}. */
+        public void capture(UUID holdId, long accountId, long amountNanoUsd, EntryDraft entry) {
+            if (amountNanoUsd <= 0) {
+                throw new LedgerInvariantViolation("capture amount must be positive, was " + amountNanoUsd);
+            }
+            entry.checkBalanced();
+            entries.add(entry);
+            captureHolds.add(holdId);
+            captureAmounts.add(amountNanoUsd);
+            touch(holdId);
+            delta(accountId).heldNanoUsd -= amountNanoUsd;
+            availableChange.merge(accountId, amountNanoUsd, Long::sum);
+            for (Posting p : entry.postings()) {
+                // A debit takes from what is available, a credit adds to it (every account here is credit-normal or unchecked).
+                availableChange.merge(p.accountId(), -p.amountNanoUsd(), Long::sum);
+            }
+        }
+
+        public void reduce(UUID holdId, long accountId, long amountNanoUsd) {
+            if (amountNanoUsd <= 0) {
+                throw new LedgerInvariantViolation("reduction must be positive, was " + amountNanoUsd);
+            }
+            endings.computeIfAbsent(holdId, k -> new long[]{0, -1})[0] += amountNanoUsd;
+            touch(holdId);
+            delta(accountId).heldNanoUsd -= amountNanoUsd;
+            availableChange.merge(accountId, amountNanoUsd, Long::sum);
+        }
+
+        /**
+         * Ends the hold; {@code remainderNanoUsd} is what the caller knows it still holds, which the write
+         * checks against the database (a difference is a {@link LedgerInvariantViolation}).
+         */
+        public void release(UUID holdId, long accountId, long remainderNanoUsd) {
+            long[] ending = endings.computeIfAbsent(holdId, k -> new long[]{0, -1});
+            if (ending[1] >= 0) {
+                throw new LedgerInvariantViolation("hold " + holdId + " released twice");
+            }
+            ending[1] = remainderNanoUsd;
+            touch(holdId);
+            delta(accountId).heldNanoUsd -= remainderNanoUsd;
+            availableChange.merge(accountId, remainderNanoUsd, Long::sum);
+        }
+
+        /** What this batch's changes so far add to (or take from) what {@code accountId} has available. */
+        public long availableChange(long accountId) {
+            return availableChange.getOrDefault(accountId, 0L);
+        }
+
+        public boolean isEmpty() {
+            return places.isEmpty() && entries.isEmpty() && endings.isEmpty();
+        }
+
+        private void touch(UUID holdId) {
+            if (!placedHere.contains(holdId)) {
+                touched.add(holdId);
+            }
+        }
+
+        private JournalWriter.AccountDelta delta(long accountId) {
+            return deltas.computeIfAbsent(accountId, k -> new JournalWriter.AccountDelta());
+        }
+    }
+
+    /**
+     * Writes a batch in the caller's transaction: locks the holds it changes that existed before (in id order),
+     * inserts the new holds, the capture entries with their postings and capture parts, applies the reductions
+     * and releases in one update, then every account's change in one ordered lock and one update (so that two
+     * such transactions never deadlock on accounts). A change the database refuses throws: an account taken
+     * below its limit (another transaction spent what the batch counted on) as
+     * {@link ErrorCode#INSUFFICIENT_BALANCE}, anything else as an {@link SQLException} or a
+     * {@link LedgerInvariantViolation}; the transaction is lost then.
+     */
+    public void write(Connection c, Batch b) throws SQLException {
+        if (b.isEmpty()) {
+            return;
+        }
+        if (!b.touched.isEmpty()) {
+            lock(c, b.touched);
+        }
+        if (!b.places.isEmpty()) {
+            insertHolds(c, b.places);
+        }
+        try {
+            if (!b.entries.isEmpty()) {
+                Map<Long, JournalWriter.AccountDelta> postings = new HashMap<>();
+                if (JournalWriter.insertEntries(c, b.entries, postings).size() != b.entries.size()) {
+                    throw new ApiException(ErrorCode.IDEMPOTENCY_CONFLICT, "A capture's entry id was posted already.");
+                }
+                postings.forEach((account, d) -> {
+                    JournalWriter.AccountDelta into = b.delta(account);
+                    into.debitsNanoUsd = Math.addExact(into.debitsNanoUsd, d.debitsNanoUsd);
+                    into.creditsNanoUsd = Math.addExact(into.creditsNanoUsd, d.creditsNanoUsd);
+                });
+                try (PreparedStatement ps = c.prepareStatement("""
+                        insert into hold_capture_parts (hold_id, entry_id, captured_nano_usd)
+                        select * from unnest(?::uuid[], ?::uuid[], ?::bigint[])""")) {
+                    ps.setArray(1, c.createArrayOf("uuid", b.captureHolds.toArray()));
+                    ps.setArray(2, c.createArrayOf("uuid", b.entries.stream().map(EntryDraft::id).toArray()));
+                    ps.setArray(3, c.createArrayOf("int8", b.captureAmounts.toArray()));
+                    ps.executeUpdate();
+                }
+            }
+            if (!b.endings.isEmpty()) {
+                endHolds(c, b.endings);
+            }
+            JournalWriter.applyDeltas(c, b.deltas);
+        } catch (SQLException e) {
+            if (JournalWriter.isOverdraft(e)) {
+                throw new ApiException(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance: another payment took what the"
+                        + " order needs held meanwhile. Deposit funds or lower the order.");
+            }
+            throw e;
+        }
+        LedgerMetrics.holdsPlaced(b.places.size());
+        LedgerMetrics.holdsCaptured(b.entries.size());
+    }
+
+    private static void insertHolds(Connection c, List<Draft> places) throws SQLException {
+        int n = places.size();
+        Object[] ids = new Object[n];
+        Long[] accounts = new Long[n];
+        Long[] amounts = new Long[n];
+        String[] references = new String[n];
+        OffsetDateTime[] expiries = new OffsetDateTime[n];
+        for (int i = 0; i < n; i++) {
+            Draft d = places.get(i);
+            ids[i] = d.holdId();
+            accounts[i] = d.accountId();
+            amounts[i] = d.amountNanoUsd();
+            references[i] = d.reference();
+            expiries[i] = d.expiresAt() == null ? null : OffsetDateTime.ofInstant(d.expiresAt(), ZoneOffset.UTC);
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                insert into holds (id, account_id, amount_nano_usd, status, reference, expires_at)
+                select id, account, amount, 'resting', reference, expires
+                from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[]) as t(id, account, amount, reference, expires)""")) {
+            ps.setArray(1, c.createArrayOf("uuid", ids));
+            ps.setArray(2, c.createArrayOf("int8", accounts));
+            ps.setArray(3, c.createArrayOf("int8", amounts));
+            ps.setArray(4, c.createArrayOf("text", references));
+            ps.setArray(5, c.createArrayOf("timestamptz", expiries));
+            ps.executeUpdate();
+        }
+    }
+
+    /** The reductions and releases of a batch in one update; each release must free what its caller said it holds. */
+    private static void endHolds(Connection c, Map<UUID, long[]> endings) throws SQLException {
+        int n = endings.size();
+        Object[] ids = new Object[n];
+        Long[] reductions = new Long[n];
+        Boolean[] releases = new Boolean[n];
+        int i = 0;
+        for (Map.Entry<UUID, long[]> e : endings.entrySet()) {
+            ids[i] = e.getKey();
+            reductions[i] = e.getValue()[0];
+            releases[i] = e.getValue()[1] >= 0;
+            i++;
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                update holds h set reduced_nano_usd = h.reduced_nano_usd + d.reduction,
+                    status = case when d.release then 'voided' else h.status end,
+                    resolved_at = case when d.release then now() else h.resolved_at end
+                from unnest(?::uuid[], ?::bigint[], ?::boolean[]) as d(id, reduction, release)
+                where h.id = d.id and h.status = 'resting'
+                returning h.id, h.amount_nano_usd - coalesce(h.captured_nano_usd, 0) - h.reduced_nano_usd""")) {
+            ps.setArray(1, c.createArrayOf("uuid", ids));
+            ps.setArray(2, c.createArrayOf("int8", reductions));
+            ps.setArray(3, c.createArrayOf("boolean", releases));
+            int updated = 0;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    updated++;
+                    long[] ending = endings.get(rs.getObject(1, UUID.class));
+                    if (ending[1] >= 0 && ending[1] != rs.getLong(2)) {
+                        throw new LedgerInvariantViolation("hold " + rs.getObject(1) + " still holds " + rs.getLong(2)
+                                + " nano-USD, not the " + ending[1] + " its release counted on");
+                    }
+                }
+            }
+            if (updated != n) {
+                throw new LedgerInvariantViolation("reduced or released " + updated + " resting holds of " + n);
+            }
+        }
+        int released = 0;
+        for (long[] ending : endings.values()) {
+            released += ending[1] >= 0 ? 1 : 0;
+        }
+        LedgerMetrics.holdsVoided(released);
+    }
+
+    /**
+     * What each account has available (posted balance less held, plus its credit limit), read without a lock:
+     * a batch counts on it and {@link #write} fails if another transaction spent it meanwhile. Accounts without
+     * the no-overdraft rule answer {@link Long#MAX_VALUE}.
+     */
+    public Map<Long, Long> available(Connection c, Collection<Long> accountIds) throws SQLException {
+        Map<Long, Long> result = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                select id, case when no_overdraft
+                    then credits_posted_nano_usd - debits_posted_nano_usd - held_nano_usd + credit_limit_nano_usd end
+                from ledger_accounts where id = any(?)""")) {
+            ps.setArray(1, c.createArrayOf("int8", accountIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    long available = rs.getLong(2);
+                    result.put(rs.getLong(1), rs.wasNull() ? Long.MAX_VALUE : available);
+                }
+            }
+        }
+        return result;
+    }
+
+    /** The refusal of a hold of {@code amountNanoUsd} that the account does not have available. */
+    public static ApiException insufficientBalance(long amountNanoUsd) {
+        return new ApiException(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance: the order needs "
+                + Money.formatUsd(amountNanoUsd) + " USD held, more than the account has available. "
+                + "Deposit funds or lower the order.");
+    }
+
     private static ApiException accountRefusal(Connection c, Draft d) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select 1 from ledger_accounts where id = ?")) {
             ps.setLong(1, d.accountId());
@@ -124,9 +376,7 @@ public class RestingHolds {
                 }
             }
         }
-        return new ApiException(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance: the order needs "
-                + Money.formatUsd(d.amountNanoUsd()) + " USD held, more than the account has available. "
-                + "Deposit funds or lower the order.");
+        return insufficientBalance(d.amountNanoUsd());
     }
 
     /**

@@ -55,7 +55,7 @@ class ForwardMoneyTest {
 
     static String product() {
         String code = "fwdm" + UUID.randomUUID().toString().substring(0, 8);
-        as(ADMIN_KEY).body(Map.of("code", code, "model", "stories260k", "tick", "0.01", "price_band", Map.of("min", "0.01", "max", "1000.00"),
+        as(ADMIN_KEY).body(Map.of("code", code, "model", code, "tick", "0.01", "price_band", Map.of("min", "0.01", "max", "1000.00"),
                         "maker_fee_bps", MAKER_BPS, "taker_fee_bps", TAKER_BPS, "bond_rate_bps", BOND_BPS, "weights", Map.of("completion", "3")))
                 .post("/api/forwards/products").then().statusCode(201);
         return Forwards.hourlyInstrument(code);
@@ -114,6 +114,7 @@ class ForwardMoneyTest {
         String symbol = product();
         BigDecimal deposit = usd("1000.00");
         Org provider = funded("fwd chain provider", "provider", "1000.00");
+        Forwards.endpoint(provider, Forwards.codeOf(symbol), 1_000_000_000);
         Org trader = funded("fwd chain trader", "trader", "1000.00");
         Org buyer = funded("fwd chain buyer", "buyer", "1000.00");
         BigDecimal feesBefore = forwardFees();
@@ -185,6 +186,44 @@ class ForwardMoneyTest {
         Map<String, Object> body = Forwards.with(Forwards.with(order(symbol, "buy", 1, "10.00"), "time_in_force", "ioc"), "client_order_id", ioc);
         place(poor, body).then().statusCode(201).body("status", equalTo("cancelled"));
         assertAccount(poor, "buyer_wallet", usd("50.00").subtract(paid), buyHold(3, "10.00"), "an IOC that found nothing released its hold:");
+    }
+
+    @Test
+    void shouldAmendUpWhenTheWalletCoversTheIncreaseAndHoldExactlyWhatTheNewOrderNeeds() {
+        // Proves an amendment up needs only its increase available (the old hold is replaced in the same step),
+        // one beyond it is 402 and changes nothing, and the hold is then exactly what the new order needs.
+        String symbol = product();
+        Org trader = funded("fwd amend up", "trader", "100.00");
+        String bid = placed(trader, order(symbol, "buy", 5, "10.00"));
+        assertAccount(trader, "buyer_wallet", usd("100.00"), buyHold(5, "10.00"), "a bid holds its worst cost:");
+        // 90.18 needed, 50.10 held, 49.90 available: the increase of 40.08 fits.
+        as(trader.key()).body(Map.of("quantity", 9)).patch("/api/forwards/orders/" + bid).then().statusCode(200)
+                .body("open_quantity", equalTo(9));
+        assertAccount(trader, "buyer_wallet", usd("100.00"), buyHold(9, "10.00"), "amended up, it holds the new need:");
+        // 100.20 needed, 90.18 held, 9.82 available: the increase of 10.02 does not.
+        as(trader.key()).body(Map.of("quantity", 10)).patch("/api/forwards/orders/" + bid).then().statusCode(402)
+                .body("code", equalTo("insufficient_balance"));
+        as(trader.key()).get("/api/forwards/orders/" + bid).then().body("open_quantity", equalTo(9)).body("price", equalTo("10.00"));
+        assertAccount(trader, "buyer_wallet", usd("100.00"), buyHold(9, "10.00"), "a refused amendment changes nothing:");
+        as(trader.key()).body(Map.of("price", "11.00")).patch("/api/forwards/orders/" + bid).then().statusCode(200);
+        assertAccount(trader, "buyer_wallet", usd("100.00"), buyHold(9, "11.00"), "a higher price holds its notional and fee:");
+    }
+
+    @Test
+    void shouldChargeASellThatTradesAboveItsLimitItsFeeAndBondAtTheTradePrice() {
+        // Proves a sell that meets a higher bid pays its taker fee and holds its short's bond on the trade's
+        // notional, not its limit's (its hold was taken at the best bid), and what it rests holds at its limit.
+        String symbol = product();
+        Org bidder = funded("fwd high bid", "trader", "1000.00");
+        Org seller = funded("fwd low ask", "trader", "1000.00");
+        placed(bidder, order(symbol, "buy", 2, "10.00"));
+        place(seller, order(symbol, "sell", 3, "9.00")).then().statusCode(201).body("filled_quantity", equalTo(2));
+        BigDecimal n = notional(2, "10.00");
+        assertAccount(seller, "buyer_wallet", usd("1000.00").subtract(bps(n, TAKER_BPS)), bps(n, BOND_BPS).add(sellHold(1, "9.00")),
+                "the fill's fee and bond at 10.00, the resting 1 at its 9.00:");
+        assertAccount(seller, "escrow", n, n, "the short's proceeds are held:");
+        assertAccount(bidder, "buyer_wallet", usd("1000.00").subtract(n).subtract(bps(n, MAKER_BPS)), BigDecimal.ZERO,
+                "the bid paid 10.00 and its maker fee:");
     }
 
     @Test

@@ -68,7 +68,7 @@ class ForwardOrdersTest {
         // Proves a crossing buy fills against the best asks first at their prices, rests its remainder, and the
         // book, trades, orders, fills, positions and open interest all show exactly that.
         String symbol = Forwards.hourlyInstrument(Forwards.product());
-        Org provider = Forwards.funded("fwd seller", "provider");
+        Org provider = Forwards.provider("fwd seller", symbol);
         Org other = Forwards.funded("fwd seller 2", "trader");
         Org trader = Forwards.funded("fwd buyer", "trader");
         String ask1 = placed(provider, order(symbol, "sell", 3, "10.50"));
@@ -221,11 +221,11 @@ class ForwardOrdersTest {
     void shouldLetOnlyProvidersSellShortWhereTheProductKeepsShortsFromTraders() {
         // Proves trader_shorts_allowed=false: a trader sells only what it holds long, a provider may go short.
         String code = "fwdns" + java.util.UUID.randomUUID().toString().substring(0, 8);
-        as(ADMIN_KEY).body(Map.of("code", code, "model", "stories260k", "tick", "0.01", "price_band", Map.of("min", "0.01", "max", "100.00"),
+        as(ADMIN_KEY).body(Map.of("code", code, "model", code, "tick", "0.01", "price_band", Map.of("min", "0.01", "max", "100.00"),
                 "weights", Map.of("completion", "3"), "trader_shorts_allowed", false)).post("/api/forwards/products").then().statusCode(201);
         String symbol = Forwards.hourlyInstrument(code);
         Org trader = Forwards.funded("fwd no shorts trader", "trader");
-        Org provider = Forwards.funded("fwd no shorts provider", "provider");
+        Org provider = Forwards.provider("fwd no shorts provider", symbol);
         Org buyer = Forwards.funded("fwd no shorts buyer", "buyer");
         place(trader, order(symbol, "sell", 1, "5.00")).then().statusCode(409).body("code", equalTo("shorts_not_allowed"));
         place(buyer, order(symbol, "sell", 1, "5.00")).then().statusCode(409).body("code", equalTo("shorts_not_allowed"));
@@ -257,7 +257,7 @@ class ForwardOrdersTest {
         // show the contracts open and the orders resting once they are refreshed.
         String product = Forwards.product();
         String symbol = Forwards.hourlyInstrument(product);
-        Org seller = Forwards.funded("metered seller", "provider");
+        Org seller = Forwards.provider("metered seller", symbol);
         Org buyer = Forwards.funded("metered buyer", "trader");
         String before = PrometheusText.scrape(metrics);
         placed(seller, order(symbol, "sell", 3, "10.50"));

@@ -2,36 +2,19 @@ package dev.tokenmarket.gateway.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
+import dev.tokenmarket.platform.bench.LoadHarness;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.HttpVersion;
-import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 
 import java.io.IOException;
 import java.math.BigDecimal;
-import java.nio.charset.StandardCharsets;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * Gateway benchmark: the added latency of tokenmarket in front of a fast OpenAI-compatible upstream.
@@ -51,47 +34,18 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class GatewayBenchmark {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    /**
-     * Requests in flight at most; beyond it a request counts as an error instead of queueing without bound
-     * (a saturated gateway then shows as errors and a lower achieved rate, not as minutes of queueing).
-     */
-    private static final int IN_FLIGHT_MAX = 4_000;
-    /** Failed requests whose cause is printed (the rest are only counted). */
-    private static final int ERRORS_REPORTED_MAX = 5;
+    private static final ObjectMapper JSON = LoadHarness.JSON;
 
-    /** For setting up the market (orgs, endpoint, deposits) and reading balances: not measured. */
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
-    /**
-     * The load generator's client: Vert.x on one event loop, with kept-alive connections. It shares the
-     * 2 vCPU with the gateway it measures, so it should cost as little as it can: with the JDK's client (and
-     * server, for the upstream) the benchmark's own process took about 0.45 of a core at 400 req/s, on
-     * Vert.x about 0.12.
-     */
-    private final Vertx loadVertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
-    private final io.vertx.core.http.HttpClient load = loadVertx.createHttpClient(
-            new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_1_1).setKeepAlive(true).setTcpNoDelay(true)
-                    .setConnectTimeout(5_000),
-            new PoolOptions().setHttp1MaxSize(IN_FLIGHT_MAX).setMaxWaitQueueSize(IN_FLIGHT_MAX));
+    private final LoadHarness harness;
     private final String gateway;
-    private final String adminKey;
 
-    private GatewayBenchmark(String gateway, String adminKey) {
-        this.gateway = gateway;
-        this.adminKey = adminKey;
-    }
-
-    private record Answer(int status, String body) {
-    }
-
-    /** The outcome of one fixed-rate run. */
-    record Run(String target, boolean stream, int rate, int sent, int ok, int errors, double achievedPerSecond,
-               long p50Micros, long p90Micros, long p99Micros, long maxMicros) {
+    private GatewayBenchmark(LoadHarness harness) {
+        this.harness = harness;
+        this.gateway = harness.app();
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> options = options(args);
+        Map<String, String> options = LoadHarness.options(args);
         String gateway = options.getOrDefault("gateway", "http://127.0.0.1:8080");
         String adminKey = options.getOrDefault("admin-key", System.getenv().getOrDefault("TOKENMARKET_ADMIN_KEY", ""));
         int[] rates = Arrays.stream(options.getOrDefault("rates", "500,2000").split(",")).mapToInt(Integer::parseInt).toArray();
@@ -107,23 +61,23 @@ public final class GatewayBenchmark {
         int warmupRate = Integer.parseInt(options.getOrDefault("warmup-rate", Integer.toString(Math.min(400, rates[0]))));
         int upstreamPort = Integer.parseInt(options.getOrDefault("upstream-port", "18081"));
 
-        GatewayBenchmark bench = new GatewayBenchmark(gateway, adminKey);
-        try (FastUpstream upstream = new FastUpstream(upstreamPort)) {
-            String providerKey = bench.org("bench provider", "provider")[1];
-            String endpointId = bench.post("/api/endpoints", providerKey, Map.of(
+        try (LoadHarness harness = new LoadHarness(gateway, adminKey); FastUpstream upstream = new FastUpstream(upstreamPort)) {
+            GatewayBenchmark bench = new GatewayBenchmark(harness);
+            String providerKey = harness.org("bench provider", "provider")[1];
+            String endpointId = harness.post("/api/endpoints", providerKey, Map.of(
                     "model", "bench-model", "hardware", "fast local upstream", "hardware_class", "cpu", "region", "local",
                     "pricing", Map.of("prompt", "0.10", "completion", "0.20"),
                     "declared", Map.of("throughput_tps", 1000, "ttft_ms", 1),
                     "capacity", Map.of("tokens_per_minute", 1_000_000_000, "max_concurrency", 100_000),
                     "backend", Map.of("type", "openai", "url", upstream.url(), "model", "bench"))).path("id").asText();
-            String[] buyer = bench.org("bench buyer", "buyer");
-            bench.deposit(buyer[0], "100000.00");
+            String[] buyer = harness.org("bench buyer", "buyer");
+            harness.deposit(buyer[0], "100000.00");
             System.out.printf("gateway %s, upstream %s, endpoint %s; %d s per run after warm-ups at %d req/s (%d s direct, %d s gateway)%n",
                     gateway, upstream.url(), endpointId, seconds, warmupRate, warmupSeconds, gatewayWarmupSeconds);
 
             String directUrl = upstream.url() + "/chat/completions";
             String gatewayUrl = gateway + "/v1/chat/completions";
-            List<Run> runs = new ArrayList<>();
+            List<LoadHarness.Run> runs = new ArrayList<>();
             for (boolean stream : new boolean[] {false, true}) {
                 byte[] directBody = body("bench", stream, null);
                 byte[] gatewayBody = body("bench-model", stream, endpointId);
@@ -141,8 +95,6 @@ public final class GatewayBenchmark {
             }
             report(runs);
             bench.budgetCheck(endpointId, Math.max(rates[rates.length - 1], 500));
-        } finally {
-            bench.loadVertx.close();
         }
     }
 
@@ -158,131 +110,32 @@ public final class GatewayBenchmark {
         return JSON.writeValueAsBytes(body);
     }
 
-    private final AtomicInteger errorsReported = new AtomicInteger();
-
-    /** Prints the first few failed requests' causes, so that an error count can be explained. */
-    private void reportError(String target, String cause) {
-        if (errorsReported.incrementAndGet() <= ERRORS_REPORTED_MAX) {
-            System.out.printf("error (%s): %s%n", target, cause.replace('\n', ' '));
-        }
-    }
-
-    /** What one run's answers add up to; {@link #finish} is called once per request, on the event loop. */
-    private final class Tally {
-        final String target;
-        final boolean stream;
-        final long[] latencies;
-        final AtomicInteger ok = new AtomicInteger();
-        final AtomicInteger errors = new AtomicInteger();
-        final AtomicInteger inFlight = new AtomicInteger();
-        final CountDownLatch answered;
-
-        Tally(String target, boolean stream, int total) {
-            this.target = target;
-            this.stream = stream;
-            this.latencies = new long[total];
-            this.answered = new CountDownLatch(total);
-        }
-
-        /** A request refused at the in-flight cap: an error, and no latency. */
-        void refuse(int index) {
-            errors.incrementAndGet();
-            latencies[index] = Long.MAX_VALUE;
-            answered.countDown();
-        }
-
-        void finish(int index, long scheduled, Answer answer, Throwable failure) {
-            try {
-                inFlight.decrementAndGet();
-                latencies[index] = (System.nanoTime() - scheduled) / 1_000;
-                boolean good = answer != null && answer.status() == 200
-                        && (!stream || answer.body().endsWith("data: [DONE]\n\n"));
-                (good ? ok : errors).incrementAndGet();
-                if (!good) {
-                    reportError(target, answer == null ? String.valueOf(failure) : "HTTP " + answer.status() + ": "
-                            + answer.body().substring(Math.max(0, answer.body().length() - 300)));
-                }
-            } finally {
-                answered.countDown();
-            }
-        }
-    }
-
-    /** Sends at {@code rate} per second for {@code seconds}; latency from each request's scheduled start. */
-    private Run run(String target, String url, String key, byte[] body, boolean stream, int rate, int seconds)
+    /**
+     * Sends the same request at {@code rate} per second for {@code seconds}; a good answer is 200 (and, streamed,
+     * ends the stream). The run's target says what was measured and its mode, such as "gateway stream".
+     */
+    private LoadHarness.Run run(String target, String url, String key, byte[] body, boolean stream, int rate, int seconds)
             throws InterruptedException {
-        int total = rate * seconds;
-        Tally tally = new Tally(target, stream, total);
         RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(url).setIdleTimeout(30_000)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
         if (key != null) {
             request.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + key);
         }
         Buffer payload = Buffer.buffer(body);
-        long intervalNanos = 1_000_000_000L / rate;
-        long start = System.nanoTime();
-        for (int i = 0; i < total; i++) {
-            long scheduled = start + i * intervalNanos;
-            long wait = scheduled - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(wait);
-            }
-            int index = i;
-            if (tally.inFlight.incrementAndGet() > IN_FLIGHT_MAX) {
-                tally.inFlight.decrementAndGet();
-                tally.refuse(index);
-                continue;
-            }
-            // Each callback is registered on the event loop before what it waits for can happen there: a chain
-            // of compose() built on this thread lost a response body now and then (its request never ended).
-            load.request(request).onComplete(opened -> {
-                if (opened.failed()) {
-                    tally.finish(index, scheduled, null, opened.cause());
-                    return;
-                }
-                HttpClientRequest sent = opened.result();
-                sent.response().onComplete(responded -> {
-                    if (responded.failed()) {
-                        tally.finish(index, scheduled, null, responded.cause());
-                        return;
-                    }
-                    HttpClientResponse response = responded.result();
-                    response.body().onComplete(read -> tally.finish(index, scheduled, read.succeeded()
-                            ? new Answer(response.statusCode(), read.result().toString(StandardCharsets.UTF_8)) : null, read.cause()));
-                });
-                sent.end(payload.copy());
-            });
-        }
-        tally.answered.await();
-        double elapsedSeconds = (System.nanoTime() - start) / 1e9;
-        // Percentiles cover the requests that completed; the ones refused at the in-flight cap count as errors.
-        long[] sorted = Arrays.stream(tally.latencies).filter(l -> l != Long.MAX_VALUE).sorted().toArray();
-        if (sorted.length == 0) {
-            sorted = new long[] {0};
-        }
-        int ok = tally.ok.get();
-        Run run = new Run(target, stream, rate, total, ok, tally.errors.get(), ok / elapsedSeconds,
-                percentile(sorted, 0.50), percentile(sorted, 0.90), percentile(sorted, 0.99), sorted[sorted.length - 1]);
-        System.out.printf("%-8s %-6s %5d/s: ok %d, errors %d, %.0f/s, p50 %d us, p90 %d us, p99 %d us%n", target,
-                stream ? "stream" : "whole", rate, run.ok(), run.errors(), run.achievedPerSecond(), run.p50Micros(),
-                run.p90Micros(), run.p99Micros());
-        return run;
-    }
-
-    private static long percentile(long[] sorted, double q) {
-        return sorted[Math.max(0, (int) Math.ceil(q * sorted.length) - 1)];
+        return harness.run(target + (stream ? " stream" : " whole"), rate, seconds, i -> new LoadHarness.Request(request, payload.copy()),
+                answer -> answer.status() == 200 && (!stream || answer.body().endsWith("data: [DONE]\n\n")));
     }
 
     /** Prints the added latency of the gateway per rate and mode, as a Markdown table. */
-    private static void report(List<Run> runs) {
+    private static void report(List<LoadHarness.Run> runs) {
         System.out.println();
         System.out.println("| mode | rate (req/s) | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | gateway achieved (req/s) | gateway errors |");
         System.out.println("|---|---|---|---|---|---|---|");
         for (int i = 0; i + 1 < runs.size(); i += 2) {
-            Run direct = runs.get(i);
-            Run gw = runs.get(i + 1);
+            LoadHarness.Run direct = runs.get(i);
+            LoadHarness.Run gw = runs.get(i + 1);
             System.out.printf("| %s | %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.0f | %d of %d |%n",
-                    gw.stream() ? "stream" : "whole", gw.rate(), direct.p50Micros() / 1000.0, direct.p99Micros() / 1000.0,
+                    gw.target().substring(gw.target().indexOf(' ') + 1), gw.rate(), direct.p50Micros() / 1000.0, direct.p99Micros() / 1000.0,
                     gw.p50Micros() / 1000.0, gw.p99Micros() / 1000.0, (gw.p50Micros() - direct.p50Micros()) / 1000.0,
                     (gw.p99Micros() - direct.p99Micros()) / 1000.0, gw.achievedPerSecond(), gw.errors(), gw.sent());
         }
@@ -294,13 +147,13 @@ public final class GatewayBenchmark {
      * about 0.0000047 USD. Afterwards the balance must not be negative and the key must not pass its limit.
      */
     private void budgetCheck(String endpointId, int burst) throws Exception {
-        String[] buyer = org("bench budget buyer", "buyer");
-        deposit(buyer[0], "0.01");
-        send("PUT", "/api/keys/" + buyer[2] + "/limits", buyer[1], Map.of("spend_limit", "0.005"));
+        String[] buyer = harness.org("bench budget buyer", "buyer");
+        harness.deposit(buyer[0], "0.01");
+        harness.send("PUT", "/api/keys/" + buyer[2] + "/limits", buyer[1], Map.of("spend_limit", "0.005"));
         byte[] body = body("bench-model", false, endpointId);
-        Run run = run("budget", gateway + "/v1/chat/completions", buyer[1], body, false, burst, 4);
+        LoadHarness.Run run = run("budget", gateway + "/v1/chat/completions", buyer[1], body, false, burst, 4);
         JsonNode balance = awaitSettled(buyer[1]);
-        JsonNode limits = send("GET", "/api/keys/" + buyer[2] + "/limits", buyer[1], null);
+        JsonNode limits = harness.send("GET", "/api/keys/" + buyer[2] + "/limits", buyer[1], null);
         BigDecimal posted = new BigDecimal(balance.path("posted").asText());
         BigDecimal spend = new BigDecimal(limits.path("current").path("spend").asText());
         boolean withinBalance = posted.signum() >= 0;
@@ -318,60 +171,12 @@ public final class GatewayBenchmark {
     private JsonNode awaitSettled(String buyerKey) throws IOException, InterruptedException {
         JsonNode balance = null;
         for (int i = 0; i < 1_200; i++) {
-            balance = send("GET", "/api/balance", buyerKey, null);
+            balance = harness.send("GET", "/api/balance", buyerKey, null);
             if (new BigDecimal(balance.path("held").asText()).signum() == 0) {
                 break;
             }
             TimeUnit.MILLISECONDS.sleep(100);
         }
         return balance;
-    }
-
-    /** Creates an organization with a key: {id, secret, key id}. */
-    private String[] org(String name, String role) throws IOException, InterruptedException {
-        String id = post("/api/orgs", adminKey, Map.of("name", name + " " + UUID.randomUUID(), "roles", List.of(role))).path("id").asText();
-        JsonNode key = post("/api/orgs/" + id + "/keys", adminKey, Map.of("name", "bench"));
-        return new String[] {id, key.path("key").asText(), key.path("id").asText()};
-    }
-
-    private void deposit(String orgId, String amount) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(gateway + "/api/ledger/deposits"))
-                .header("Authorization", "Bearer " + adminKey).header("Content-Type", "application/json")
-                .header("Idempotency-Key", UUID.randomUUID().toString())
-                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(
-                        Map.of("org_id", orgId, "amount", amount, "reference", "benchmark deposit " + Instant.now()))))
-                .build();
-        check(http.send(request, HttpResponse.BodyHandlers.ofString()));
-    }
-
-    private JsonNode post(String path, String key, Object body) throws IOException, InterruptedException {
-        return send("POST", path, key, body);
-    }
-
-    private JsonNode send(String method, String path, String key, Object body) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(gateway + path))
-                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
-                .build();
-        return check(http.send(request, HttpResponse.BodyHandlers.ofString()));
-    }
-
-    private static JsonNode check(HttpResponse<String> response) throws IOException {
-        if (response.statusCode() / 100 != 2) {
-            throw new IllegalStateException(response.request().uri() + " answered " + response.statusCode() + ": " + response.body());
-        }
-        return JSON.readTree(response.body());
-    }
-
-    private static Map<String, String> options(String[] args) {
-        Map<String, String> options = new java.util.HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            if (!args[i].startsWith("--")) {
-                throw new IllegalArgumentException("expected --name value, got " + args[i]);
-            }
-            options.put(args[i].substring(2), args[i + 1]);
-        }
-        return options;
     }
 }

@@ -37,6 +37,7 @@ public enum ErrorCode {
     ORDER_NOT_OPEN(409, "order_not_open", "invalid_request_error"),
     PRODUCT_EXISTS(409, "product_exists", "invalid_request_error"),
     SHORTS_NOT_ALLOWED(409, "shorts_not_allowed", "invalid_request_error"),
+    INSUFFICIENT_CAPACITY(409, "insufficient_capacity", "invalid_request_error"),
     OPEN_ORDERS_LIMIT(429, "open_orders_limit", "rate_limit_error"),
     INSTRUMENT_OWNED_ELSEWHERE(503, "instrument_owned_elsewhere", "service_unavailable_error"),
     INTERNAL(500, "internal_error", "api_error");
