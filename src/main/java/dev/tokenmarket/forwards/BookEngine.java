@@ -8,7 +8,6 @@ import dev.tokenmarket.forwards.book.OrderBook;
 import dev.tokenmarket.forwards.book.RecordedEvents;
 import dev.tokenmarket.forwards.book.SelfTradePrevention;
 import dev.tokenmarket.forwards.book.Side;
-import dev.tokenmarket.forwards.book.SimpleOrderBook;
 import dev.tokenmarket.forwards.book.TimeInForce;
 import dev.tokenmarket.platform.Money;
 import dev.tokenmarket.platform.error.ApiException;
@@ -812,7 +811,7 @@ final class BookEngine {
      * database says are open, with the same open quantities: a difference means a broken invariant, not a retry.
      */
     private void rebuild() {
-        book = new SimpleOrderBook();
+        book = config.book().newBook();
         clearing = newClearing.get();
         open.clear();
         openByOwner.clear();

@@ -1,5 +1,6 @@
 package dev.tokenmarket.forwards;
 
+import dev.tokenmarket.forwards.book.BookImplementation;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -28,6 +29,10 @@ public interface ForwardsConfig {
     /** How often settlement processes re-read the open interest and resting orders the metrics show. */
     @WithDefault("5s")
     String metricsInterval();
+
+    /** The book each instrument's writer keeps ({@code fast} or {@code simple}); the two agree event for event. */
+    @WithDefault("fast")
+    BookImplementation book();
 
     /** How long a process owns an instrument's book without renewing its lease. */
     @WithDefault("PT10S")

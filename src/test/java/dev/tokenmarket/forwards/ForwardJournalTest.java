@@ -1,5 +1,6 @@
 package dev.tokenmarket.forwards;
 
+import dev.tokenmarket.forwards.book.FastOrderBook;
 import dev.tokenmarket.forwards.book.OrderBook;
 import dev.tokenmarket.testing.Market;
 import dev.tokenmarket.testing.Market.Org;
@@ -23,6 +24,7 @@ import static dev.tokenmarket.forwards.Forwards.placed;
 import static dev.tokenmarket.testing.Market.as;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -76,6 +78,7 @@ class ForwardJournalTest {
         as(a.key()).body(java.util.Map.of("quantity", 2)).patch("/api/forwards/orders/" + amended).then().statusCode(200);
         placed(a, order(symbol, "buy", 1, "2.00"));
         OrderBook before = books.running(instrument.id()).book();
+        assertInstanceOf(FastOrderBook.class, before, "the book tokenmarket.forwards.book selects by default");
         List<OrderBook.RestingOrder> resting = before.resting();
 
         books.release(instrument.id());

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * What every order book must do, as a user of the market sees it. Abstract: each implementation runs the
- * same suite (the simple book here; the fast book of the next issue beside it).
+ * same suite ({@link SimpleOrderBookTest}, {@link FastOrderBookTest}).
  */
 abstract class OrderBookContractTest {
 
