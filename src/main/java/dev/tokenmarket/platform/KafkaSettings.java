@@ -3,6 +3,7 @@ package dev.tokenmarket.platform;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
+import io.smallrye.config.WithParentName;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -56,6 +57,13 @@ public interface KafkaSettings {
     @WithName("topics.create")
     @WithDefault("true")
     boolean createTopics();
+
+    /**
+     * Every key under {@code kafka.}, the application's and the client properties alike. Declared so that the
+     * configuration accepts any client property: a key no mapping declares stops the start as unknown.
+     */
+    @WithParentName
+    Map<String, String> keys();
 
     /** The passed-through client properties with the bootstrap servers: what every client starts from. */
     default Map<String, Object> client() {

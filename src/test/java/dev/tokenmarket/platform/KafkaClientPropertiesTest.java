@@ -1,5 +1,8 @@
 package dev.tokenmarket.platform;
 
+import io.smallrye.config.PropertiesConfigSource;
+import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.SmallRyeConfigBuilder;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -41,5 +44,17 @@ class KafkaClientPropertiesTest {
         assertEquals("client.id", KafkaSettings.clientProperty("kafka.client.id"));
         assertEquals(null, KafkaSettings.clientProperty("Kafka_Client_Id"));
         assertEquals(null, KafkaSettings.clientProperty("KAFKA_TOPICS_CREATE"));
+    }
+
+    @Test
+    void shouldAcceptAnyKafkaClientPropertyAsAConfigurationKey() {
+        // Proves a client property no mapping names (set as kafka.x in a file or -D) does not stop the start as unknown.
+        SmallRyeConfig config = new SmallRyeConfigBuilder().withMapping(KafkaSettings.class)
+                .withSources(new PropertiesConfigSource(Map.of("kafka.bootstrap.servers", "127.0.0.1:9092",
+                        "kafka.client.dns.lookup", "use_all_dns_ips", "kafka.topics.create", "false"), "test", 100))
+                .build();
+        KafkaSettings kafka = config.getConfigMapping(KafkaSettings.class);
+        assertEquals(false, kafka.createTopics());
+        assertEquals("use_all_dns_ips", kafka.keys().get("client.dns.lookup"));
     }
 }
