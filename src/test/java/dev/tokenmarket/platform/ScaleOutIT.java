@@ -582,12 +582,16 @@ class ScaleOutIT {
                     }));
                 }
             }
-            await().atMost(LEASE_TTL.plusSeconds(10)).pollInterval(Duration.ofMillis(10)).until(() -> upstream.concurrentMax() > 0);
-            firstArrivedNanos = System.nanoTime();
-            upstream.resetConcurrentMax();
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
-                    .until(() -> upstream.concurrentMax() >= MAX_CONCURRENCY);
-            filled.set(true);
+            try {
+                await().atMost(LEASE_TTL.plusSeconds(10)).pollInterval(Duration.ofMillis(10)).until(() -> upstream.concurrentMax() > 0);
+                firstArrivedNanos = System.nanoTime();
+                upstream.resetConcurrentMax();
+                await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                        .until(() -> upstream.concurrentMax() >= MAX_CONCURRENCY);
+            } finally {
+                // Also when the slots never move: the clients stop, and the failure is reported instead of waited on.
+                filled.set(true);
+            }
             for (Future<?> f : running) {
                 f.get(30, TimeUnit.SECONDS);
             }
