@@ -62,15 +62,9 @@ public class TradePublisher {
 
     void start(@Observes StartupEvent event) {
         KafkaTopics.create(kafka, new NewTopic(TOPIC, 8, kafka.replicationFactor()));
-        producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000,
-                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000,
-                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000),
-                new StringSerializer(), new StringSerializer());
+        Map<String, Object> settings = kafka.reliableProducer(java.time.Duration.ofSeconds(10));
+        settings.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        producer = new KafkaProducer<>(settings, new StringSerializer(), new StringSerializer());
     }
 
     void stop(@Observes ShutdownEvent event) {

@@ -143,8 +143,7 @@ public class LedgerConsumer {
         Thread thread;
 
         Worker(int index) {
-            Map<String, Object> config = new HashMap<>();
-            config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+            Map<String, Object> config = kafka.client();
             config.put(ConsumerConfig.GROUP_ID_CONFIG, GROUP_ID);
             config.put(ConsumerConfig.CLIENT_ID_CONFIG, "ledger-" + index + "-" + ProcessHandle.current().pid());
             config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);

@@ -32,6 +32,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -44,6 +45,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
@@ -57,9 +59,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * settlement processes of the packaged application, then a third gateway. Shows that one buyer's wallet and
  * key spend limit hold exactly while both gateways serve it, that a SIGKILLed settlement process's partitions
  * move to the other with no event lost or doubled, that a price change and a revoked key apply on both gateways
- * within their bounds, that an endpoint's max_concurrency holds across the gateways however many there are, and
- * that a broker outage leaves the gateways ready (and the settlement processes not) while a database outage
- * takes the gateways out of service.
+ * within their bounds, that an endpoint's max_concurrency holds across the gateways however many there are, that a
+ * SIGKILLed gateway's concurrency slots move to the survivors within the lease TTL, that an endpoint's
+ * tokens_per_minute holds for both gateways together (within the tolerance stated at its step), and that a broker
+ * outage leaves the gateways ready (and the settlement processes not) while a database outage takes the gateways
+ * out of service.
  */
 class ScaleOutIT {
 
@@ -81,6 +85,22 @@ class ScaleOutIT {
     private static final Duration UPSTREAM_HOLD = Duration.ofMillis(600);
     private static final int USAGE_PARTITIONS = 8;
     private static final Duration HEARTBEAT = Duration.ofSeconds(1);
+    /** How long a capacity lease counts without renewal: a dead gateway's slots are free again this long after it died. */
+    private static final Duration LEASE_TTL = Duration.ofSeconds(5);
+    /** The killed gateway's requests are held at the upstream past the kill, so that none of them is answered. */
+    private static final Duration KILLED_UPSTREAM_HOLD = Duration.ofSeconds(3);
+    private static final String TOKENS_MODEL = "scale-out-tokens";
+    /**
+     * Large enough that each gateway alone takes over twice two heartbeat intervals to reach it at the paced rate
+     * (below): counted per gateway, the total would then exceed the limit plus the tolerance.
+     */
+    private static final int TOKENS_PER_MINUTE = 1_200;
+    private static final int TOKENS_CLIENTS_PER_GATEWAY = 2;
+    private static final int TOKENS_MAX_TOKENS = 32;
+    /** Each client sends at most one token-limit request per interval, so a gateway serves at most 8 per second. */
+    private static final Duration TOKENS_REQUEST_INTERVAL = Duration.ofMillis(250);
+    /** The token-limit phase starts only with this much of the minute left, so that it counts in one minute. */
+    private static final Duration TOKENS_PHASE_MAX = Duration.ofSeconds(20);
 
     @TempDir
     Path dataDirectory;
@@ -155,6 +175,12 @@ class ScaleOutIT {
                         "pricing", Map.of("prompt", CAPACITY_PRICE, "completion", CAPACITY_PRICE),
                         "declared", Map.of("throughput_tps", 50, "ttft_ms", 100),
                         "capacity", Map.of("tokens_per_minute", 100_000_000, "max_concurrency", MAX_CONCURRENCY),
+                        "backend", Map.of("type", "openai", "url", upstream.url(), "model", MODEL)))
+                .post("/api/endpoints").then().statusCode(201).extract().path("id");
+        String tokensEndpoint = a.as(provider.key()).body(Map.of("model", TOKENS_MODEL, "hardware", "gpu", "region", "local",
+                        "pricing", Map.of("prompt", CAPACITY_PRICE, "completion", CAPACITY_PRICE),
+                        "declared", Map.of("throughput_tps", 50, "ttft_ms", 100),
+                        "capacity", Map.of("tokens_per_minute", TOKENS_PER_MINUTE, "max_concurrency", 1_000),
                         "backend", Map.of("type", "openai", "url", upstream.url(), "model", MODEL)))
                 .post("/api/endpoints").then().statusCode(201).extract().path("id");
 
@@ -274,7 +300,9 @@ class ScaleOutIT {
         upstream.holdEachRequest(UPSTREAM_HOLD);
         Map<PackagedApplication, Integer> twoGateways = wave(List.of(a, b), buyer2, capacityEndpoint, 12, buyer2Served);
         int twoGatewaysMax = upstream.concurrentMax();
-        PackagedApplication c = process("gateway", "g3");
+        // The third gateway runs as on Kubernetes: the topics are not its to create (it checks they exist), and a Kafka
+        // client property set for it reaches its clients without stopping its start.
+        PackagedApplication c = process("gateway", "g3", Map.of("kafka.topics.create", "false", "kafka.client.dns.lookup", "use_all_dns_ips"));
         c.start();
         upstream.resetConcurrentMax();
         Map<PackagedApplication, Integer> threeGateways = wave(List.of(c, a, b), buyer2, capacityEndpoint, 8, buyer2Served);
@@ -291,7 +319,63 @@ class ScaleOutIT {
         assertTrue(twoGatewaysMax <= MAX_CONCURRENCY, "two gateways sent " + twoGatewaysMax + " requests at once");
         assertTrue(threeGatewaysMax <= MAX_CONCURRENCY, "three gateways sent " + threeGatewaysMax + " requests at once");
         assertEquals(MAX_CONCURRENCY, newcomerMax, "the third gateway alone uses the whole capacity: " + newcomer);
+
+        // 5. SIGKILL of the third gateway while it runs all 8 slots (for a buyer of their own, never answered): its
+        // leases count until they expire, at most the lease TTL after its last renewal, then the survivors take them.
+        long killStartedNanos = System.nanoTime();
+        Org buyer3 = a.org(ADMIN_KEY, "scale buyer 3", "buyer");
+        deposit(a, buyer3, "5.00", "scale-deposit-3");
+        upstream.holdEachRequest(KILLED_UPSTREAM_HOLD);
+        upstream.resetConcurrentMax();
+        long gatewayKilledAtNanos;
+        try (ExecutorService doomedClients = Executors.newFixedThreadPool(MAX_CONCURRENCY)) {
+            for (int i = 0; i < MAX_CONCURRENCY; i++) {
+                doomedClients.submit(() -> capacityRequest(c, buyer3, CAPACITY_MODEL, capacityEndpoint, 4));
+            }
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> upstream.concurrentMax() >= MAX_CONCURRENCY);
+            upstream.holdEachRequest(UPSTREAM_HOLD);
+            c.kill();
+            gatewayKilledAtNanos = System.nanoTime();
+        }
+        SlotsMoved moved = survivorsTakeTheSlots(List.of(a, b), buyer2, capacityEndpoint, gatewayKilledAtNanos, buyer2Served);
+        System.out.printf("SIGKILL of a gateway running all %d slots: the survivors' first request admitted %d ms after the kill"
+                        + " (lease TTL %d ms, heartbeat %d ms), then %d at once (served by A %d, B %d)%n", MAX_CONCURRENCY,
+                moved.firstAdmittedAfter().toMillis(), LEASE_TTL.toMillis(), HEARTBEAT.toMillis(), moved.concurrentMax(),
+                moved.servedBy().get(a), moved.servedBy().get(b));
+        // The killed gateway renewed its leases at most a heartbeat before it died; the clients retry every 100 ms.
+        assertTrue(moved.firstAdmittedAfter().compareTo(LEASE_TTL.plus(HEARTBEAT)) <= 0,
+                "the killed gateway's slots were free again only after " + moved.firstAdmittedAfter().toMillis() + " ms");
+        assertEquals(MAX_CONCURRENCY, moved.concurrentMax(), "the survivors use the whole capacity, and no more");
+        assertTrue(moved.servedBy().get(a) > 0 && moved.servedBy().get(b) > 0, "both survivors took slots: " + moved.servedBy());
+
+        // 6. tokens_per_minute across both gateways: two clients on each, until refused. A gateway sees the other's tokens
+        // once the other has added them (every heartbeat) and it has read them back (its own heartbeat): at most two
+        // heartbeat intervals late. So the minute's total passes the limit by at most what one gateway served in any two
+        // heartbeat intervals, plus one request per client in flight when the limit is reached. Counted per gateway, it
+        // would pass by a whole limit.
         upstream.holdEachRequest(Duration.ZERO);
+        awaitMinuteWithTimeLeft(TOKENS_PHASE_MAX);
+        long minute = System.currentTimeMillis() / 60_000;
+        long tokensStartedNanos = System.nanoTime();
+        Queue<Answered> answered = new ConcurrentLinkedQueue<>();
+        tokensUntilRefused(List.of(a, b), buyer2, tokensEndpoint, buyer2Served, answered);
+        long tokensPhaseMillis = (System.nanoTime() - tokensStartedNanos) / 1_000_000;
+        assertEquals(minute, System.currentTimeMillis() / 60_000, "the token-limit phase ended in the minute it began");
+        long tokensA = tokensOf(answered, a);
+        long tokensB = tokensOf(answered, b);
+        long tokensTotal = tokensA + tokensB;
+        int requestTokensMax = answered.stream().mapToInt(Answered::promptTokens).max().orElseThrow() + TOKENS_MAX_TOKENS;
+        long unseenMax = Math.max(tokensWithin(answered, a, HEARTBEAT.multipliedBy(2)), tokensWithin(answered, b, HEARTBEAT.multipliedBy(2)));
+        long tolerance = unseenMax + 2L * TOKENS_CLIENTS_PER_GATEWAY * requestTokensMax;
+        System.out.printf("tokens_per_minute %d over two gateways: %d tokens served in %d ms (A %d, B %d); tolerance %d (%d"
+                        + " served by one gateway within two heartbeats, %d clients of at most %d tokens)%n", TOKENS_PER_MINUTE,
+                tokensTotal, tokensPhaseMillis, tokensA, tokensB, tolerance, unseenMax, 2 * TOKENS_CLIENTS_PER_GATEWAY, requestTokensMax);
+        assertTrue(tokensTotal >= TOKENS_PER_MINUTE, "refused only once the limit was reached: " + tokensTotal);
+        assertTrue(tokensTotal <= TOKENS_PER_MINUTE + tolerance, "both gateways together served " + tokensTotal
+                + " tokens in a minute, more than the limit " + TOKENS_PER_MINUTE + " plus the tolerance " + tolerance);
+        assertTrue(tokensA > 0 && tokensB > 0, "both gateways served: A " + tokensA + ", B " + tokensB);
+        System.out.printf("the gateway SIGKILL and tokens_per_minute steps took %d ms%n", (System.nanoTime() - killStartedNanos) / 1_000_000);
 
         // Every party's balance is what the test computes from the requests it was served.
         awaitSettled(a, buyer2);
@@ -309,8 +393,10 @@ class ScaleOutIT {
                 .getString("accounts.find { it.kind == 'platform_revenue' }.balance");
         assertEquals(0, fees.compareTo(new BigDecimal(revenue)), "the platform earned each request's fee");
         b.as(ADMIN_KEY).get("/api/ledger/trial-balance").then().statusCode(200).body("difference", equalTo("0.00"));
+        // The killed gateway answered none of buyer 3's requests, and none of them is charged.
+        assertEquals("5.00", balance(a, buyer3.key()).get("posted"), "unanswered requests cost nothing");
 
-        // 5. Readiness is "can serve": without the broker the gateways serve (usage waits in the outbox) and the
+        // 7. Readiness is "can serve": without the broker the gateways serve (usage waits in the outbox) and the
         // settlement process is out of service; without the database the gateways are out of service too.
         PackagedApplication survivor = settlement.get(0) == owner ? settlement.get(1) : settlement.get(0);
         infrastructure.kafka().stopServer();
@@ -324,8 +410,14 @@ class ScaleOutIT {
     }
 
     private PackagedApplication process(String role, String name) throws Exception {
+        return process(role, name, Map.of());
+    }
+
+    private PackagedApplication process(String role, String name, Map<String, String> settings) throws Exception {
         Map<String, String> properties = new HashMap<>(infrastructure.configuration());
+        properties.putAll(settings);
         properties.put("tokenmarket.routing.capacity.heartbeat-interval", HEARTBEAT.toSeconds() + "s");
+        properties.put("tokenmarket.routing.capacity.lease-ttl", LEASE_TTL.toSeconds() + "s");
         PackagedApplication process = new PackagedApplication(Map.of(
                 "TOKENMARKET_ROLE", role,
                 "TOKENMARKET_DATA_DIR", dataDirectory.resolve(name).toString(),
@@ -432,16 +524,13 @@ class ScaleOutIT {
                 for (int i = 0; i < perGateway; i++) {
                     running.add(clients.submit(() -> {
                         for (int round = 0; round < 2; round++) {
-                            Response response = gateway.as(buyer.key()).body(Map.of("model", CAPACITY_MODEL, "prompt", "Once",
-                                    "max_tokens", 4, "provider", Market.only(endpoint))).post("/v1/completions");
+                            Response response = capacityRequest(gateway, buyer, CAPACITY_MODEL, endpoint, 4);
                             if (response.statusCode() == 200) {
                                 served.add(new Served(response.path("id"), buyer.keyId(),
                                         Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
                                 count.incrementAndGet();
                             } else {
-                                assertTrue(response.statusCode() == 429 || response.statusCode() == 503,
-                                        "refused for capacity: " + response.asString());
-                                response.then().body("error.message", containsString("concurrency"));
+                                assertRefusedFor(response, "concurrency");
                             }
                         }
                     }));
@@ -454,6 +543,138 @@ class ScaleOutIT {
         Map<PackagedApplication, Integer> servedBy = new HashMap<>();
         counts.forEach((gateway, count) -> servedBy.put(gateway, count.get()));
         return servedBy;
+    }
+
+    /** When the survivors of a killed gateway first got one of its slots, and how many they then ran at once. */
+    private record SlotsMoved(Duration firstAdmittedAfter, int concurrentMax, Map<PackagedApplication, Integer> servedBy) {
+    }
+
+    /**
+     * Six clients on each gateway, retrying every 100 ms while refused for capacity, until the gateways together run
+     * max_concurrency requests at once. The first survivor's request is admitted when it reaches the upstream: the
+     * killed gateway sends nothing more, so any request arriving there after the kill is a survivor's.
+     */
+    private SlotsMoved survivorsTakeTheSlots(List<PackagedApplication> gateways, Org buyer, String endpoint, long killedAtNanos,
+                                             Queue<Served> served) throws Exception {
+        upstream.resetConcurrentMax();
+        AtomicBoolean filled = new AtomicBoolean();
+        Map<PackagedApplication, AtomicInteger> counts = new HashMap<>();
+        long firstArrivedNanos;
+        int concurrentMax;
+        try (ExecutorService clients = Executors.newFixedThreadPool(6 * gateways.size())) {
+            List<Future<?>> running = new ArrayList<>();
+            for (PackagedApplication gateway : gateways) {
+                AtomicInteger count = counts.computeIfAbsent(gateway, g -> new AtomicInteger());
+                for (int i = 0; i < 6; i++) {
+                    running.add(clients.submit(() -> {
+                        while (!filled.get()) {
+                            Response response = capacityRequest(gateway, buyer, CAPACITY_MODEL, endpoint, 4);
+                            if (response.statusCode() == 200) {
+                                served.add(new Served(response.path("id"), buyer.keyId(),
+                                        Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
+                                count.incrementAndGet();
+                            } else {
+                                assertRefusedFor(response, "concurrency");
+                                Thread.sleep(100);
+                            }
+                        }
+                        return null;
+                    }));
+                }
+            }
+            try {
+                await().atMost(LEASE_TTL.plusSeconds(10)).pollInterval(Duration.ofMillis(10)).until(() -> upstream.concurrentMax() > 0);
+                firstArrivedNanos = System.nanoTime();
+                upstream.resetConcurrentMax();
+                await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                        .until(() -> upstream.concurrentMax() >= MAX_CONCURRENCY);
+            } finally {
+                // Also when the slots never move: the clients stop, and the failure is reported instead of waited on.
+                filled.set(true);
+            }
+            for (Future<?> f : running) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+            concurrentMax = upstream.concurrentMax();
+        }
+        Map<PackagedApplication, Integer> servedBy = new HashMap<>();
+        counts.forEach((gateway, count) -> servedBy.put(gateway, count.get()));
+        return new SlotsMoved(Duration.ofNanos(firstArrivedNanos - killedAtNanos), concurrentMax, servedBy);
+    }
+
+    /** Sleeps into the next minute when less than {@code needed} is left of this one. */
+    private static void awaitMinuteWithTimeLeft(Duration needed) throws InterruptedException {
+        long intoMinuteMillis = System.currentTimeMillis() % 60_000;
+        if (60_000 - intoMinuteMillis < needed.toMillis()) {
+            Thread.sleep(60_000 - intoMinuteMillis + 100);
+        }
+    }
+
+    /** A request a gateway answered 200: when the answer arrived, and the tokens it counts against the endpoint. */
+    private record Answered(PackagedApplication gateway, long atNanos, int tokens, int promptTokens) {
+    }
+
+    private static long tokensOf(Collection<Answered> answered, PackagedApplication gateway) {
+        return answered.stream().filter(x -> x.gateway() == gateway).mapToLong(Answered::tokens).sum();
+    }
+
+    /** The most tokens {@code gateway} answered within any {@code window}. */
+    private static long tokensWithin(Collection<Answered> answered, PackagedApplication gateway, Duration window) {
+        List<Answered> own = answered.stream().filter(x -> x.gateway() == gateway).sorted(Comparator.comparingLong(Answered::atNanos)).toList();
+        long most = 0;
+        for (int first = 0, last = 0, sum = 0; last < own.size(); last++) {
+            sum += own.get(last).tokens();
+            while (own.get(last).atNanos() - own.get(first).atNanos() > window.toNanos()) {
+                sum -= own.get(first++).tokens();
+            }
+            most = Math.max(most, sum);
+        }
+        return most;
+    }
+
+    /**
+     * {@link #TOKENS_CLIENTS_PER_GATEWAY} clients on each gateway, each sending requests until its first refusal,
+     * which must be the endpoint's tokens_per_minute; every answer goes to {@code answered}.
+     */
+    private void tokensUntilRefused(List<PackagedApplication> gateways, Org buyer, String endpoint, Queue<Served> served,
+                                    Queue<Answered> answered) throws Exception {
+        try (ExecutorService clients = Executors.newFixedThreadPool(TOKENS_CLIENTS_PER_GATEWAY * gateways.size())) {
+            List<Future<?>> running = new ArrayList<>();
+            for (PackagedApplication gateway : gateways) {
+                for (int i = 0; i < TOKENS_CLIENTS_PER_GATEWAY; i++) {
+                    running.add(clients.submit(() -> {
+                        for (int sent = 0; ; sent++) {
+                            assertTrue(sent < 1_000, "the endpoint's tokens_per_minute binds");
+                            long sentNanos = System.nanoTime();
+                            Response response = capacityRequest(gateway, buyer, TOKENS_MODEL, endpoint, TOKENS_MAX_TOKENS);
+                            if (response.statusCode() != 200) {
+                                assertRefusedFor(response, "tokens_per_minute");
+                                return null;
+                            }
+                            served.add(new Served(response.path("id"), buyer.keyId(),
+                                    Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
+                            answered.add(new Answered(gateway, System.nanoTime(), response.<Integer>path("usage.total_tokens"),
+                                    response.<Integer>path("usage.prompt_tokens")));
+                            Thread.sleep(Math.max(0, TOKENS_REQUEST_INTERVAL.toMillis() - (System.nanoTime() - sentNanos) / 1_000_000));
+                        }
+                    }));
+                }
+            }
+            for (Future<?> f : running) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static Response capacityRequest(PackagedApplication gateway, Org buyer, String model, String endpoint, int maxTokens) {
+        return gateway.as(buyer.key()).body(Map.of("model", model, "prompt", "Once", "max_tokens", maxTokens,
+                "provider", Market.only(endpoint))).post("/v1/completions");
+    }
+
+    /** A refusal for the endpoint's capacity: no endpoint of the model has room for one more request now. */
+    private static void assertRefusedFor(Response response, String capacity) {
+        assertTrue(response.statusCode() == 429 || response.statusCode() == 503, "refused for capacity: " + response.asString());
+        response.then().body("error.message", containsString(capacity));
     }
 
     private static void deposit(PackagedApplication gateway, Org buyer, String amount, String idempotencyKey) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tokenmarket.catalog.ListedPrices;
 import dev.tokenmarket.ledger.SettledUsage;
+import dev.tokenmarket.metering.KafkaTopics;
 import dev.tokenmarket.metering.MeteredGenerations;
 import dev.tokenmarket.platform.ClusterExclusive;
 import dev.tokenmarket.platform.KafkaSettings;
@@ -14,12 +15,9 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
@@ -81,19 +79,7 @@ public class IndexPublisher {
     private KafkaProducer<String, String> producer;
 
     void start(@Observes StartupEvent event) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000))) {
-            admin.createTopics(List.of(new NewTopic(TOPIC, 1, kafka.replicationFactor()))).all().get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("could not create Kafka topic " + TOPIC, e.getCause());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while creating Kafka topic " + TOPIC, e);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new IllegalStateException("Kafka did not create topic " + TOPIC + " within 30 s", e);
-        }
+        KafkaTopics.create(kafka, new NewTopic(TOPIC, 1, kafka.replicationFactor()));
         producer = new KafkaProducer<>(kafka.reliableProducer(Duration.ofSeconds(10)),
                 new StringSerializer(), new StringSerializer());
     }
