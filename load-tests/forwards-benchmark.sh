@@ -10,13 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do
-  if [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] \
-     && "$candidate/bin/java" -XshowSettings:properties -version 2>&1 | grep -q 'java.specification.version = 2[5-9]'; then
-    export JAVA_HOME="$candidate"
-    break
-  fi
-done
+. load-tests/select-jdk25.sh
 
 app="${TOKENMARKET_BENCH_APP:-target/quarkus-app}"
 if [ -z "${TOKENMARKET_BENCH_APP:-}" ] && { [ ! -f "$app/quarkus-run.jar" ] \

@@ -16,14 +16,7 @@ if ! command -v pgbench >/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q postgresql-contrib >&2; else sudo apt-get install -y -q postgresql-contrib >&2; fi
 fi
 
-# The same JDK 25 selection as ./tokenmarket.
-for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do
-  if [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] \
-     && "$candidate/bin/java" -XshowSettings:properties -version 2>&1 | grep -q 'java.specification.version = 2[5-9]'; then
-    export JAVA_HOME="$candidate"
-    break
-  fi
-done
+. load-tests/select-jdk25.sh
 
 ./mvnw -q -B package -DskipTests
 ./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/benchmark-classpath.txt
