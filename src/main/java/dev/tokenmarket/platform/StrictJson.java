@@ -15,6 +15,7 @@ import io.quarkus.jackson.ObjectMapperCustomizer;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
+import java.util.UUID;
 
 /**
  * Takes JSON as the contract types it: a number is not a string, a string is not a number or a boolean, a
@@ -42,7 +43,36 @@ public class StrictJson implements ObjectMapperCustomizer {
                 .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
                 .setCoercion(CoercionInputShape.Float, CoercionAction.Fail);
         mapper.disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
-        mapper.registerModule(new SimpleModule("strict-strings").addDeserializer(String.class, new NoNulString()));
+        mapper.registerModule(new SimpleModule("strict-strings").addDeserializer(String.class, new NoNulString())
+                .addDeserializer(UUID.class, new ExactUuid()));
+    }
+
+    /**
+     * A UUID in its one written form: Jackson's own trims the text first, and trimming takes control characters
+     * (a NUL among them) along with spaces, so a UUID followed by a NUL would pass as the UUID.
+     */
+    static final class ExactUuid extends StdScalarDeserializer<UUID> {
+
+        ExactUuid() {
+            super(UUID.class);
+        }
+
+        @Override
+        public UUID deserialize(JsonParser parser, DeserializationContext context) throws IOException {
+            if (!parser.hasToken(com.fasterxml.jackson.core.JsonToken.VALUE_STRING)) {
+                return (UUID) context.handleUnexpectedToken(UUID.class, parser);
+            }
+            String text = parser.getText();
+            try {
+                UUID parsed = UUID.fromString(text);
+                if (parsed.toString().equalsIgnoreCase(text)) {
+                    return parsed;
+                }
+            } catch (IllegalArgumentException e) {
+                // Answered below, as a UUID in another form is.
+            }
+            throw InvalidFormatException.from(parser, "not a UUID such as 6a8a7c59-3b0e-4d4e-9a8e-0d3c6f0f2b11", text, UUID.class);
+        }
     }
 
     /** Jackson's own string deserializer, refusing a NUL character with the field's path, like any wrong value. */

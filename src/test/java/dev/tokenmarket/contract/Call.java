@@ -1,15 +1,19 @@
 package dev.tokenmarket.contract;
 
-import io.restassured.response.Response;
-import io.restassured.specification.RequestSpecification;
+import io.restassured.RestAssured;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
 import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
-
-import static io.restassured.RestAssured.given;
 
 /**
  * One HTTP request to an operation, as the contract suite builds and alters it: path parameters, query parameters,
@@ -22,6 +26,8 @@ record Call(String method, String pathTemplate, Map<String, String> path, Map<St
     static final String JSON = "application/json";
     /** A header value the sender replaces by a new UUID on every send: each try gets its own Idempotency-Key. */
     static final String FRESH = "(fresh)";
+    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
 
     Call withPath(String name, String value) {
         Map<String, String> changed = new LinkedHashMap<>(path);
@@ -68,21 +74,38 @@ record Call(String method, String pathTemplate, Map<String, String> path, Map<St
         return uri.toString();
     }
 
-    Response send(String key) {
-        RequestSpecification spec = given().urlEncodingEnabled(false);
+    /** An answer as the suite reads it: status, content type and body text. */
+    record Answer(int status, String contentType, String body) {
+    }
+
+    /**
+     * Sends the call with the JDK's client (a tenth of RestAssured's cost per request, which the suite's thousand
+     * calls feel), to the application RestAssured is pointed at.
+     */
+    Answer send(String key) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port + uri()))
+                .timeout(Duration.ofSeconds(30));
         if (key != null) {
-            spec.header("Authorization", "Bearer " + key);
+            request.header("Authorization", "Bearer " + key);
         }
         for (Map.Entry<String, String> header : headers.entrySet()) {
-            spec.header(header.getKey(), FRESH.equals(header.getValue()) ? UUID.randomUUID().toString() : header.getValue());
+            request.header(header.getKey(), FRESH.equals(header.getValue()) ? UUID.randomUUID().toString() : header.getValue());
         }
         if (body != null) {
-            spec.contentType(contentType).body(body);
+            request.header("Content-Type", contentType);
+            request.method(method, HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
         } else {
-            // RestAssured would otherwise announce a form body that is not there.
-            spec.noContentType();
+            request.method(method, HttpRequest.BodyPublishers.noBody());
         }
-        return spec.request(method, uri());
+        try {
+            HttpResponse<String> response = CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return new Answer(response.statusCode(), response.headers().firstValue("Content-Type").orElse(null), response.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException("no answer to " + this, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
