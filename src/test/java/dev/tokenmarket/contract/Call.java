@@ -30,29 +30,27 @@ record Call(String method, String pathTemplate, Map<String, String> path, Map<St
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     Call withPath(String name, String value) {
-        Map<String, String> changed = new LinkedHashMap<>(path);
-        changed.put(name, value);
-        return new Call(method, pathTemplate, changed, query, headers, contentType, body);
+        return new Call(method, pathTemplate, with(path, name, value), query, headers, contentType, body);
     }
 
+    /** The call with the query parameter set, or left out when {@code value} is null. */
     Call withQuery(String name, String value) {
-        Map<String, String> changed = new LinkedHashMap<>(query);
-        if (value == null) {
-            changed.remove(name);
-        } else {
-            changed.put(name, value);
-        }
-        return new Call(method, pathTemplate, path, changed, headers, contentType, body);
+        return new Call(method, pathTemplate, path, with(query, name, value), headers, contentType, body);
     }
 
+    /** The call with the header set, or left out when {@code value} is null. */
     Call withHeader(String name, String value) {
-        Map<String, String> changed = new LinkedHashMap<>(headers);
+        return new Call(method, pathTemplate, path, query, with(headers, name, value), contentType, body);
+    }
+
+    private static Map<String, String> with(Map<String, String> values, String name, String value) {
+        Map<String, String> changed = new LinkedHashMap<>(values);
         if (value == null) {
             changed.remove(name);
         } else {
             changed.put(name, value);
         }
-        return new Call(method, pathTemplate, path, query, changed, contentType, body);
+        return changed;
     }
 
     Call withBody(String newContentType, String newBody) {
