@@ -160,6 +160,24 @@ public class ForwardReads {
         }
     }
 
+    /**
+     * Refuses an order of another organization with 403, as every other id of another tenant is refused; an
+     * unknown id passes, for the caller's own answer (404, or the book's 409 for an order it has not journaled yet).
+     */
+    public void requireOwnOrder(UUID orgId, long orderId) {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select org_id from forward_orders where id = ?")) {
+            ps.setLong(1, orderId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && !orgId.equals(rs.getObject(1, UUID.class))) {
+                    throw new ApiException(ErrorCode.FORBIDDEN, "Order " + orderId + " belongs to another organization.");
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the owner of order " + orderId, e);
+        }
+    }
+
     private static List<Map<String, Object>> readOrders(PreparedStatement ps) throws SQLException {
         List<Map<String, Object>> result = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {

@@ -7,7 +7,6 @@ import dev.tokenmarket.platform.error.ApiException;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
-import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
@@ -57,13 +56,15 @@ public class OrderResource {
     @PATCH
     @Path("/orders/{id}")
     public OrderView amend(@PathParam("id") String id, ForwardOrders.AmendOrder request) {
-        return orders.amend(trading(), orderId(id), request);
+        Caller caller = trading();
+        return orders.amend(caller, ownOrderId(caller, id), request);
     }
 
     @DELETE
     @Path("/orders/{id}")
     public OrderView cancel(@PathParam("id") String id) {
-        return orders.cancel(trading(), orderId(id));
+        Caller caller = trading();
+        return orders.cancel(caller, ownOrderId(caller, id));
     }
 
     /** Cancels the organization's resting orders on {@code instrument}, or on every instrument when it is left out. */
@@ -76,27 +77,28 @@ public class OrderResource {
     @GET
     @Path("/orders")
     public Map<String, Object> list(@QueryParam("instrument") String instrument, @QueryParam("status") String status,
-                                    @QueryParam("limit") @DefaultValue("100") int limit) {
+                                    @QueryParam("limit") String limit) {
         Caller caller = trading();
         if (status != null && !List.of("open", "filled", "cancelled", "rejected").contains(status)) {
             throw ApiException.invalid("status", "Query parameter 'status' must be open, filled, cancelled or rejected.");
         }
         Long instrumentId = instrument == null ? null : instruments.bySymbol(instrument).id();
-        return Map.of("data", reads.orders(caller.orgId(), instrumentId, status, limit));
+        return Map.of("data", reads.orders(caller.orgId(), instrumentId, status, bounded(limit, "limit", ForwardReads.LIMIT_MAX, 100)));
     }
 
     @GET
     @Path("/orders/{id}")
     public Map<String, Object> order(@PathParam("id") String id) {
-        return reads.order(trading().orgId(), orderId(id));
+        Caller caller = trading();
+        return reads.order(caller.orgId(), ownOrderId(caller, id));
     }
 
     @GET
     @Path("/fills")
-    public Map<String, Object> fills(@QueryParam("instrument") String instrument, @QueryParam("limit") @DefaultValue("100") int limit) {
+    public Map<String, Object> fills(@QueryParam("instrument") String instrument, @QueryParam("limit") String limit) {
         Caller caller = trading();
         Long instrumentId = instrument == null ? null : instruments.bySymbol(instrument).id();
-        return Map.of("data", reads.fills(caller.orgId(), instrumentId, limit));
+        return Map.of("data", reads.fills(caller.orgId(), instrumentId, bounded(limit, "limit", ForwardReads.LIMIT_MAX, 100)));
     }
 
     @GET
@@ -108,16 +110,39 @@ public class OrderResource {
     @GET
     @Path("/instruments/{symbol}/book")
     public ForwardReads.Book book(@PathParam("symbol") String symbol,
-                                  @QueryParam("depth") @DefaultValue("" + ForwardReads.DEPTH_DEFAULT) int depth) {
+                                  @QueryParam("depth") String depth) {
         currentCaller.get().require(Role.TRADER, Role.PROVIDER, Role.BUYER, Role.FINANCE);
-        return reads.book(instruments.bySymbol(symbol), depth);
+        return reads.book(instruments.bySymbol(symbol), bounded(depth, "depth", ForwardReads.DEPTH_MAX, ForwardReads.DEPTH_DEFAULT));
     }
 
     @GET
     @Path("/instruments/{symbol}/trades")
-    public Map<String, Object> trades(@PathParam("symbol") String symbol, @QueryParam("limit") @DefaultValue("50") int limit) {
+    public Map<String, Object> trades(@PathParam("symbol") String symbol, @QueryParam("limit") String limit) {
         currentCaller.get().require(Role.TRADER, Role.PROVIDER, Role.BUYER, Role.FINANCE);
-        return Map.of("data", reads.trades(instruments.bySymbol(symbol), limit));
+        return Map.of("data", reads.trades(instruments.bySymbol(symbol), bounded(limit, "limit", ForwardReads.LIMIT_MAX, 50)));
+    }
+
+    /** The order id, after refusing another organization's order with 403 (an admin acts only on its own orders too). */
+    private long ownOrderId(Caller caller, String id) {
+        long orderId = orderId(id);
+        reads.requireOwnOrder(caller.orgId(), orderId);
+        return orderId;
+    }
+
+    /** A query parameter of 1 to {@code max}, or {@code fallback} when it is left out: anything else is a 400 naming it. */
+    private static int bounded(String value, String name, int max, int fallback) {
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            int parsed = Integer.parseInt(value);
+            if (parsed >= 1 && parsed <= max) {
+                return parsed;
+            }
+        } catch (NumberFormatException e) {
+            // Answered below, as a value out of range is.
+        }
+        throw ApiException.invalid(name, "Query parameter '" + name + "' must be a whole number from 1 to " + max + "; got \"" + value + "\".");
     }
 
     private static long orderId(String id) {

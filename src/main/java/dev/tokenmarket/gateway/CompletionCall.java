@@ -42,6 +42,7 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
         if (!body.isObject()) {
             throw ApiException.invalid("body", "The request body must be a JSON object.");
         }
+        refuseNul(body, "");
         String model = requiredText(body, "model");
         String prompt = null;
         List<ChatMessage> messages = null;
@@ -124,6 +125,22 @@ public record CompletionCall(boolean chat, String model, String prompt, List<Cha
     /** The prompt as the backend sees it: the chat template applied to the messages, or the raw prompt. */
     public String promptText() {
         return chat ? ChatTemplate.render(messages) : prompt;
+    }
+
+    /**
+     * Refuses a NUL anywhere in the body's strings, naming where, as the /api paths do: no prompt, name or
+     * stop sequence has a use for one, and a NUL would otherwise reach the tokenizer and the usage records.
+     */
+    private static void refuseNul(JsonNode node, String path) {
+        if (node.isTextual() && node.textValue().indexOf('\0') >= 0) {
+            throw ApiException.invalid(path, "Field '" + path + "' holds a NUL character (\\u0000); remove it.");
+        }
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                refuseNul(node.get(i), path + "[" + i + "]");
+            }
+        }
+        node.properties().forEach(field -> refuseNul(field.getValue(), path.isEmpty() ? field.getKey() : path + "." + field.getKey()));
     }
 
     private static String prompt(JsonNode node) {

@@ -71,11 +71,12 @@ public final class Money {
         if (!USD_DECIMAL.matcher(value).matches()) {
             throw ApiException.invalid(field, "Field '" + field + "' must be a non-negative USD decimal string with at most 9 decimals, such as \"0.60\"; got \"" + value + "\".");
         }
-        long nano = new BigDecimal(value).movePointRight(NANO_SCALE).longValueExact();
-        if (nano > AMOUNT_NANO_USD_MAX) {
+        // Compared before narrowing: twelve integer digits of USD do not fit a long of nano-USD.
+        BigDecimal nano = new BigDecimal(value).movePointRight(NANO_SCALE);
+        if (nano.compareTo(BigDecimal.valueOf(AMOUNT_NANO_USD_MAX)) > 0) {
             throw ApiException.invalid(field, "Field '" + field + "' is above the limit of " + formatUsd(AMOUNT_NANO_USD_MAX) + " USD.");
         }
-        return nano;
+        return nano.longValueExact();
     }
 
     /**

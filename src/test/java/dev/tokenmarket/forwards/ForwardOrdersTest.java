@@ -94,7 +94,7 @@ class ForwardOrdersTest {
         as(provider.key()).get("/api/forwards/orders/" + ask1).then().statusCode(200)
                 .body("status", equalTo("filled")).body("filled_quantity", equalTo(3));
         as(other.key()).get("/api/forwards/orders/" + ask2).then().statusCode(200).body("status", equalTo("filled"));
-        as(trader.key()).get("/api/forwards/orders/" + ask1).then().statusCode(404);
+        as(trader.key()).get("/api/forwards/orders/" + ask1).then().statusCode(403).body("code", equalTo("forbidden"));
         List<Map<String, Object>> fills = as(provider.key()).queryParam("instrument", symbol).get("/api/forwards/fills")
                 .then().statusCode(200).extract().jsonPath().getList("data");
         assertEquals(List.of("maker", "maker"), fills.stream().map(f -> f.get("liquidity")).toList());
@@ -205,8 +205,8 @@ class ForwardOrdersTest {
         as(a.key()).body(Map.of("quantity", 6)).patch("/api/forwards/orders/" + first).then().statusCode(200).body("open_quantity", equalTo(6));
         place(taker, order(symbol, "buy", 1, "9.00")).then().statusCode(201);
         as(b.key()).get("/api/forwards/orders/" + second).then().body("open_quantity", equalTo(4));
-        as(b.key()).body(Map.of("price", "9.01")).patch("/api/forwards/orders/" + first).then().statusCode(409)
-                .body("code", equalTo("order_not_open"));
+        as(b.key()).body(Map.of("price", "9.01")).patch("/api/forwards/orders/" + first).then().statusCode(403)
+                .body("code", equalTo("forbidden"));
         as(a.key()).body(Map.of("price", "9.05")).patch("/api/forwards/orders/" + first).then().statusCode(200).body("price", equalTo("9.05"));
         placed(a, order(symbol, "sell", 1, "9.50"));
         as(a.key()).delete("/api/forwards/orders/" + first).then().statusCode(200).body("status", equalTo("cancelled"))
