@@ -524,14 +524,7 @@ class ScaleOutIT {
                 for (int i = 0; i < perGateway; i++) {
                     running.add(clients.submit(() -> {
                         for (int round = 0; round < 2; round++) {
-                            Response response = capacityRequest(gateway, buyer, CAPACITY_MODEL, endpoint, 4);
-                            if (response.statusCode() == 200) {
-                                served.add(new Served(response.path("id"), buyer.keyId(),
-                                        Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
-                                count.incrementAndGet();
-                            } else {
-                                assertRefusedFor(response, "concurrency");
-                            }
+                            servedOrRefusedForConcurrency(gateway, buyer, endpoint, served, count);
                         }
                     }));
                 }
@@ -543,6 +536,20 @@ class ScaleOutIT {
         Map<PackagedApplication, Integer> servedBy = new HashMap<>();
         counts.forEach((gateway, count) -> servedBy.put(gateway, count.get()));
         return servedBy;
+    }
+
+    /** One request of the capacity model: true when served (recorded and counted), false when refused for concurrency. */
+    private boolean servedOrRefusedForConcurrency(PackagedApplication gateway, Org buyer, String endpoint,
+                                                  Queue<Served> served, AtomicInteger count) {
+        Response response = capacityRequest(gateway, buyer, CAPACITY_MODEL, endpoint, 4);
+        if (response.statusCode() != 200) {
+            assertRefusedFor(response, "concurrency");
+            return false;
+        }
+        served.add(new Served(response.path("id"), buyer.keyId(),
+                Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
+        count.incrementAndGet();
+        return true;
     }
 
     /** When the survivors of a killed gateway first got one of its slots, and how many they then ran at once. */
@@ -568,13 +575,7 @@ class ScaleOutIT {
                 for (int i = 0; i < 6; i++) {
                     running.add(clients.submit(() -> {
                         while (!filled.get()) {
-                            Response response = capacityRequest(gateway, buyer, CAPACITY_MODEL, endpoint, 4);
-                            if (response.statusCode() == 200) {
-                                served.add(new Served(response.path("id"), buyer.keyId(),
-                                        Market.billed(response, CAPACITY_PRICE, CAPACITY_PRICE).costUsd()));
-                                count.incrementAndGet();
-                            } else {
-                                assertRefusedFor(response, "concurrency");
+                            if (!servedOrRefusedForConcurrency(gateway, buyer, endpoint, served, count)) {
                                 Thread.sleep(100);
                             }
                         }
