@@ -19,6 +19,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
@@ -258,7 +259,8 @@ public class SpotFlow {
         long cost = served.costNanoUsd(offer);
         long fee = Money.fee(cost, feeBasisPoints);
         long totalNanos = System.nanoTime() - purchase.startedNanos;
-        Instant now = Instant.now();
+        // PostgreSQL keeps microseconds and rounds; truncating here keeps the event and its row in the same hour.
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
         UsageEvent event = new UsageEvent(generationId, now, purchase.caller.orgId(), purchase.caller.keyId(), offer.endpointId(),
                 offer.providerOrgId(), offer.model(), served.promptTokens(), served.completionTokens(),
                 offer.promptPriceNanoUsdPerMillionTokens(), offer.completionPriceNanoUsdPerMillionTokens(), cost, fee,

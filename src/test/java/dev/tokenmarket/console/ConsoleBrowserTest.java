@@ -16,6 +16,7 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.NoAlertPresentException;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.logging.LogEntry;
 import org.openqa.selenium.logging.LogType;
@@ -33,6 +34,7 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 import static dev.tokenmarket.testing.Market.as;
@@ -93,9 +95,11 @@ class ConsoleBrowserTest {
 
         signOut();
         signIn(buyer, "market");
-        WebElement row = marketRow(endpointId, hardware);
-        assertEquals(api.getString("pricing.prompt"), row.findElement(By.className("price-prompt")).getText());
-        assertEquals(api.getString("pricing.completion"), row.findElement(By.className("price-completion")).getText());
+        marketRow(endpointId, hardware);
+        assertEquals(api.getString("pricing.prompt"),
+                inMarketRow(endpointId, row -> row.findElement(By.className("price-prompt")).getText()));
+        assertEquals(api.getString("pricing.completion"),
+                inMarketRow(endpointId, row -> row.findElement(By.className("price-completion")).getText()));
         // The scatter chart has the endpoint at its completion price and (not yet measured) declared throughput.
         @SuppressWarnings("unchecked")
         List<List<Number>> points = (List<List<Number>>) chromium.driver.executeScript(
@@ -144,9 +148,10 @@ class ConsoleBrowserTest {
                 .post("/api/endpoints").then().statusCode(201).extract().path("id");
 
         signIn(buyer, "market");
-        WebElement row = marketRow(endpointId, hostile);
-        assertEquals(hostile, row.findElement(By.className("hardware")).getText());
-        assertEquals(0, row.findElements(By.tagName("img")).size(), "no element was made from the string");
+        marketRow(endpointId, hostile);
+        assertEquals(hostile, inMarketRow(endpointId, row -> row.findElement(By.className("hardware")).getText()));
+        int images = inMarketRow(endpointId, row -> row.findElements(By.tagName("img")).size());
+        assertEquals(0, images, "no element was made from the string");
         assertEquals(0, chromium.driver.findElements(By.cssSelector("main img")).size());
         chromium.screenshot(testName);
         assertThrows(NoAlertPresentException.class, () -> chromium.driver.switchTo().alert(), "no script ran");
@@ -273,11 +278,18 @@ class ConsoleBrowserTest {
         waitFor(By.id("api-key"));
     }
 
-    /** The endpoint's row on the market page, found by filtering on its hardware string. */
-    private WebElement marketRow(String endpointId, String hardware) {
+    /** Opens the model's endpoints on the market page and waits for the endpoint's row, filtered by its hardware. */
+    private void marketRow(String endpointId, String hardware) {
         click(By.xpath("//table[@id='models']//tr[th[text()='" + Market.MODEL + "']]//button"));
         type("endpoint-filter", hardware);
-        return waitFor(By.cssSelector("#endpoints tr[data-endpoint='" + endpointId + "']"));
+        waitFor(By.cssSelector("#endpoints tr[data-endpoint='" + endpointId + "']"));
+    }
+
+    /** Reads the endpoint's market row, found again on each try: the page redraws the table while it refreshes. */
+    private <T> T inMarketRow(String endpointId, Function<WebElement, T> read) {
+        By row = By.cssSelector("#endpoints tr[data-endpoint='" + endpointId + "']");
+        return new WebDriverWait(chromium.driver, WAIT).ignoring(StaleElementReferenceException.class)
+                .until(d -> read.apply(d.findElement(row)));
     }
 
     private void type(String id, String text) {

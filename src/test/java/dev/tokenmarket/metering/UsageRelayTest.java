@@ -21,7 +21,6 @@ import org.junit.jupiter.api.Test;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.OffsetDateTime;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -97,7 +96,7 @@ class UsageRelayTest {
             // The buyer's record of the generation carries the event's own time, so both put it in the same hour.
             String createdAt = as(buyer.key()).queryParam("id", served.<String>path("id")).get("/v1/generation")
                     .then().statusCode(200).extract().path("data.created_at");
-            assertEquals(read.occurredAt().truncatedTo(ChronoUnit.MICROS), OffsetDateTime.parse(createdAt).toInstant());
+            assertEquals(read.occurredAt(), OffsetDateTime.parse(createdAt).toInstant());
         }
         // Settled as a served request is: the buyer pays the cost, the provider gets it less the 5% fee.
         Market.awaitSettled(buyer);
